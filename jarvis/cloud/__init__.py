@@ -1,0 +1,1 @@
+"""The secure multi-provider cloud client."""
