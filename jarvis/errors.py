@@ -16,9 +16,11 @@ with ``raise OurError(...) from err``, so callers never catch library types::
     └── CloudError                  anything in the cloud client (``transient`` flag)
         ├── ProviderError           a provider call failed
         │   ├── ProviderUnavailableError   timeout, connection, 408/409/5xx/529
+        │   │   └── CircuitOpenError       the provider's breaker is open; it was skipped
         │   ├── RateLimitedError           429 from the provider
         │   ├── AuthenticationError        401/403, bad or missing key
-        │   ├── BadRequestError            400/404/422 and malformed replies
+        │   ├── BadRequestError            400/404/422, the request was rejected
+        │   ├── MalformedReplyError        a reply body that is not what the API defines
         │   └── StreamInterruptedError     a stream broke or ended without its marker
         ├── RefusalError            the provider declined for safety (not a failure)
         ├── BudgetExceededError     the daily spend budget would be exceeded
@@ -113,6 +115,10 @@ class ProviderUnavailableError(ProviderError):
     transient = True
 
 
+class CircuitOpenError(ProviderUnavailableError):
+    """The provider's circuit breaker is open, so no request was sent to it."""
+
+
 class RateLimitedError(ProviderError):
     """The provider answered 429; a spend-limit 429 is permanent."""
 
@@ -126,9 +132,19 @@ class AuthenticationError(ProviderError):
 
 
 class BadRequestError(ProviderError):
-    """The provider rejected the request, or its reply was malformed."""
+    """The provider rejected the request as invalid (400, 404, 422)."""
 
     transient = False
+
+
+class MalformedReplyError(ProviderError):
+    """The reply body could not be parsed as the API defines it.
+
+    Transient: a cut or garbled body usually comes from a proxy or an overloaded
+    server, and the same request tends to succeed when sent again.
+    """
+
+    transient = True
 
 
 class StreamInterruptedError(ProviderError):
