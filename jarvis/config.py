@@ -62,7 +62,7 @@ class SttSettings(_Section):
     language: str | None = Field("en", description="Spoken language code such as 'en'; empty to detect it per request.")
     compute_type: str = Field("int8", description="CTranslate2 compute type on the CPU, e.g. int8 or float32.")
     beam_size: int = Field(1, ge=1, le=10, description="Beam width; 1 is greedy decoding and fastest.")
-    threads: int = Field(0, ge=0, le=64, description="CPU threads for decoding; 0 lets CTranslate2 choose.")
+    threads: int = Field(0, ge=0, le=64, description="CPU threads for decoding; 0 uses one per core, at most 4.")
     no_speech_prob_max: float = Field(0.6, gt=0, le=1, description="Segments whose no-speech probability is above this are dropped (0 to 1).")
     avg_logprob_min: float = Field(-1.0, le=0, description="Segments whose average token log-probability is below this are dropped.")
 

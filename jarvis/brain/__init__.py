@@ -1,0 +1,1 @@
+"""Answering: deterministic local skills, the local model, and the router between tiers."""

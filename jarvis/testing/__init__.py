@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks: generated speech with known timings."""
