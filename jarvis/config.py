@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from jarvis.cloud.config import CloudSettings
 from jarvis.errors import ConfigError
@@ -128,8 +128,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML file arrives through init kwargs merged under them (see load_settings).
-        return (init_settings, env_settings)
+        # load_settings merges the file and the environment itself, so that the
+        # environment overrides the file and both arrive as keyword arguments.
+        return (init_settings,)
 
 
 def user_config_path() -> Path:
@@ -157,9 +158,25 @@ def describe_validation_error(err: ValidationError, source: str) -> str:
     lines = [f"invalid settings in {source}:"]
     for issue in err.errors(include_url=False, include_input=False):
         field = ".".join(str(part) for part in issue["loc"])
-        lines.append(f"  {field}: {issue['msg']}")
+        description = _field_description(issue["loc"])
+        hint = f" [{description}]" if description else ""
+        lines.append(f"  {field}: {issue['msg']}{hint}")
     lines.append("Fix the values above in the config file or the JARVIS_* environment variable and try again.")
     return "\n".join(lines)
+
+
+def _field_description(location: tuple[int | str, ...]) -> str | None:
+    """Return the description of the settings field at ``location``, if there is one."""
+    model: type[BaseModel] | None = Settings
+    description = None
+    for part in location:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return None
+        field = model.model_fields[part]
+        description = field.description
+        annotation = field.annotation
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return description
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
@@ -174,9 +191,10 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"config file {explicit} not found; check the path given with --config or JARVIS_CONFIG")
     candidate = explicit or user_config_path()
     file_values = _read_toml(candidate) if candidate.is_file() else {}
-    source = str(candidate) if file_values else "the environment"
+    source = f"{candidate} or the JARVIS_* environment" if file_values else "the JARVIS_* environment"
+    env_values = EnvSettingsSource(Settings)()
     try:
-        return Settings(**_merge(file_values, overrides))
+        return Settings(**_merge(_merge(file_values, env_values), overrides))
     except ValidationError as err:
         raise ConfigError(describe_validation_error(err, source)) from None
 

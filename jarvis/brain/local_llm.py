@@ -141,31 +141,33 @@ class LlamaCppModel:
         first_token_s: float | None = None
         tokens = 0
         stopped_by: Literal["stop", "token_cap", "time_cap", "cancelled"] = "stop"
-        for delta in self._raw_stream(question):
+        for delta, finish_reason in self._raw_stream(question):
+            if finish_reason == "length":
+                stopped_by = "token_cap"
+            if not delta:
+                continue
             tokens += 1
             if first_token_s is None:
                 first_token_s = time.monotonic() - started
-            if delta:
-                yield delta
+            yield delta
             if cancelled.is_set():
                 stopped_by = "cancelled"
                 break
             if time.monotonic() >= deadline:
                 stopped_by = "time_cap"
                 break
-        else:
-            if tokens >= self._settings.max_tokens:
-                stopped_by = "token_cap"
         self.last_stats = GenerationStats(tokens, first_token_s, time.monotonic() - started, stopped_by)
 
-    def _raw_stream(self, question: str) -> Iterator[str]:
+    def _raw_stream(self, question: str) -> Iterator[tuple[str, str | None]]:
+        """Yield (text delta, finish reason) pairs from llama.cpp."""
         settings = self._settings
         if self._style == "chat":
             messages = [{"role": "system", "content": settings.system_prompt}, {"role": "user", "content": question}]
             for chunk in self._llama.create_chat_completion(
                 messages=messages, max_tokens=settings.max_tokens, temperature=settings.temperature, stream=True
             ):
-                yield chunk["choices"][0]["delta"].get("content") or ""
+                choice = chunk["choices"][0]
+                yield choice["delta"].get("content") or "", choice.get("finish_reason")
             return
         prompt = _FEW_SHOT.format(system=settings.system_prompt, question=_one_line(question))
         for chunk in self._llama.create_completion(
@@ -175,7 +177,8 @@ class LlamaCppModel:
             stop=_COMPLETION_STOPS,
             stream=True,
         ):
-            yield chunk["choices"][0]["text"]
+            choice = chunk["choices"][0]
+            yield choice["text"], choice.get("finish_reason")
 
     async def aclose(self) -> None:
         """Release the model and stop its worker thread."""

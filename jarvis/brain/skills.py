@@ -75,10 +75,10 @@ _OPERATOR_WORDS = {"+": "plus", "-": "minus", "x": "times", "*": "times", "×": 
 _ARITHMETIC_PREFIX = re.compile(
     r"^(?:(?:what|how much)(?:'s| is| are)|calculate|compute|work out|tell me|what do you get for)\s+", re.IGNORECASE
 )
-_BINARY = re.compile(
-    r"^(?P<a>" + _NUMBER + r")\s*(?P<op>"
+_OPERATOR_PATTERN = re.compile(
+    r"(?:^|(?<=[\s\d]))("
     + "|".join(re.escape(op) for op in sorted(_BINARY_OPERATORS, key=len, reverse=True))
-    + r")\s*(?P<b>" + _NUMBER + r")$"
+    + r")(?=[\s\d-]|$)"
 )
 _SQUARE_ROOT = re.compile(r"^(?:the )?square root of (?P<a>" + _NUMBER + r")$")
 _POWER_WORD = re.compile(r"^(?P<a>" + _NUMBER + r") (?P<power>squared|cubed)$")
@@ -144,8 +144,11 @@ def _evaluate(expression: str) -> SkillReply | None:
             return None
         exponent = 2 if match["power"] == "squared" else 3
         return _result(f"{format_number(value)} {match['power']}", value**exponent)
-    if match := _BINARY.match(expression):
-        return _evaluate_binary(match["a"], match["op"], match["b"])
+    # Try every operator position: "one hundred and five minus five" must split at "minus", not "and".
+    for match in _OPERATOR_PATTERN.finditer(expression):
+        left, right = expression[: match.start()].strip(), expression[match.end() :].strip()
+        if left and right and parse_number(left) is not None and parse_number(right) is not None:
+            return _evaluate_binary(left, match.group(1), right)
     return None
 
 
