@@ -39,11 +39,13 @@ def redact_text(text: str) -> str:
 
 
 def is_secret_field(name: str) -> bool:
-    """Tell whether a field called ``name`` holds a secret by its name alone."""
+    """Tell whether a field called ``name`` holds a secret by its name alone.
+
+    Names that end in a unit or a count (``first_token_s``, ``max_tokens``,
+    ``token_count``) are measurements, not secrets.
+    """
     lowered = name.lower()
-    if lowered in {"max_tokens", "tokens", "input_tokens", "output_tokens", "cached_tokens", "total_tokens"}:
-        return False
-    if lowered.endswith("_tokens") or lowered.startswith("tokens_"):
+    if re.search(r"(?:_s|_ms|_tokens|tokens|_count|_total|_usd)$", lowered):
         return False
     return any(part in lowered for part in _SECRET_FIELD_PARTS)
 

@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -145,8 +145,8 @@ class Transcriber:
             return Transcript("", language, duration_s, rejected="stock_phrase")
         return Transcript(text, language, duration_s)
 
-    def _keep_confident(self, segments: list[object]) -> tuple[list[object], int]:
-        kept: list[object] = []
+    def _keep_confident(self, segments: list[Any]) -> tuple[list[Any], int]:
+        kept: list[Any] = []
         for segment in segments:
             no_speech = float(getattr(segment, "no_speech_prob", 0.0))
             logprob = float(getattr(segment, "avg_logprob", 0.0))

@@ -71,3 +71,13 @@ def test_log_lines_never_carry_keys_or_frame_locals() -> None:
     assert "RuntimeError" in record["error"]
     for secret in (FAKE_ANTHROPIC, FAKE_OPENAI, FAKE_GOOGLE):
         assert secret not in line
+
+
+@pytest.mark.parametrize("name", ["first_token_s", "max_tokens", "input_tokens", "token_count", "latency_ms"])
+def test_measurement_fields_not_redacted(name: str) -> None:
+    assert redact_event(None, "info", {name: 12})[name] == 12
+
+
+@pytest.mark.parametrize("name", ["access_token", "refresh_token", "session_token", "client_secret", "OPENAI_API_KEY"])
+def test_secret_field_names_redacted(name: str) -> None:
+    assert redact_event(None, "info", {name: "value"})[name] == REDACTED

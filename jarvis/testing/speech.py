@@ -95,13 +95,15 @@ def noise(duration_s: float, level_dbfs: float, seed: int = 0) -> Int16Array:
     rng = np.random.default_rng(seed)
     rms = 32768 * 10 ** (level_dbfs / 20)
     values = rng.normal(0.0, rms, round(duration_s * SAMPLE_RATE_HZ))
-    return np.clip(values, -32768, 32767).astype(np.int16)
+    clipped: Int16Array = np.clip(values, -32768, 32767).astype(np.int16)
+    return clipped
 
 
 def add_noise(samples: Int16Array, level_dbfs: float, seed: int = 0) -> Int16Array:
     """Mix white noise at ``level_dbfs`` RMS into ``samples``."""
     mixed = samples.astype(np.int32) + noise(len(samples) / SAMPLE_RATE_HZ, level_dbfs, seed)[: len(samples)]
-    return np.clip(mixed, -32768, 32767).astype(np.int16)
+    clipped: Int16Array = np.clip(mixed, -32768, 32767).astype(np.int16)
+    return clipped
 
 
 def compose(parts: list[tuple[str, Int16Array]]) -> Recording:
