@@ -30,7 +30,7 @@ import numpy.typing as npt
 import structlog
 
 from jarvis.audio import FRAME_DURATION_S, AudioFrame
-from jarvis.audio.endpoint import EndpointResult, Endpointer, EndReason
+from jarvis.audio.endpoint import Endpointer, EndpointResult, EndReason
 from jarvis.audio.sinks import AudioSink
 from jarvis.audio.sources import AudioSource
 from jarvis.audio.vad import SileroVad
@@ -116,6 +116,14 @@ def strip_wake_phrase(text: str) -> str:
     return _WAKE_PHRASE.sub("", text, count=1).strip()
 
 
+@dataclass(frozen=True, slots=True)
+class _EarlyTranscript:
+    """A transcription started during the end-of-speech silence, for speech ending at ``speech_end_s``."""
+
+    speech_end_s: float
+    future: asyncio.Future[Transcript]
+
+
 @dataclass
 class _Reply:
     """Mutable bookkeeping while one reply is generated and spoken."""
@@ -171,6 +179,7 @@ class Assistant:
         loop = asyncio.get_running_loop()
         endpointer: Endpointer | None = None
         detection: WakeDetection | None = None
+        early: _EarlyTranscript | None = None
         pending: set[asyncio.Task[None]] = set()
         async for frame in source.frames():
             self._gate.set_speaking(self._sink.is_playing(), frame.start_s)
@@ -185,17 +194,41 @@ class Assistant:
                 continue
             result = endpointer.update(frame.samples, speech_prob)
             if result is None:
+                early = self._maybe_transcribe_early(endpointer, early)
                 continue
-            task = asyncio.create_task(self._run_turn(detection, result, on_turn), name=f"turn-{self._turns + 1}")
+            transcript = early.future if early is not None and early.speech_end_s == result.speech_end_s else None
+            task = asyncio.create_task(
+                self._run_turn(detection, result, transcript, on_turn), name=f"turn-{self._turns + 1}"
+            )
             pending.add(task)
             task.add_done_callback(pending.discard)
-            endpointer, detection = None, None
+            endpointer, detection, early = None, None, None
             self._history.clear()
             if wait_for_turns:
                 await task
         if pending:
             await asyncio.gather(*pending)
         return self._turns
+
+    def _maybe_transcribe_early(
+        self, endpointer: Endpointer, early: _EarlyTranscript | None
+    ) -> _EarlyTranscript | None:
+        """Start transcribing once the user has paused, before the end of speech is certain.
+
+        The result is used only if the request ends at the same point; if the
+        user speaks again, a later pause starts a new early transcription.
+        """
+        after_s = self._settings.endpoint.early_transcription_s
+        speech_end_s = endpointer.last_speech_end_s
+        if after_s <= 0 or endpointer.trailing_silence_s < after_s or speech_end_s is None:
+            return early
+        if early is not None and early.speech_end_s == speech_end_s:
+            return early
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._stt_thread, self._transcriber.transcribe, endpointer.request_audio_so_far())
+        # An early result that is never used must not report its error as unretrieved.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return _EarlyTranscript(speech_end_s, future)
 
     def _score_frame(self, samples: npt.NDArray[np.int16], recording: bool) -> tuple[float, float]:
         """Score one frame on the listening thread: wake word always, speech only while recording."""
@@ -215,10 +248,14 @@ class Assistant:
         self._wake.reset()
 
     async def _run_turn(
-        self, detection: WakeDetection, result: EndpointResult, on_turn: Callable[[TurnResult], None]
+        self,
+        detection: WakeDetection,
+        result: EndpointResult,
+        early_transcript: asyncio.Future[Transcript] | None,
+        on_turn: Callable[[TurnResult], None],
     ) -> None:
         try:
-            turn = await self._answer_request(detection, result)
+            turn = await self._answer_request(detection, result, early_transcript)
         except asyncio.CancelledError:
             raise
         except JarvisError as err:
@@ -229,14 +266,16 @@ class Assistant:
         if turn is not None:
             on_turn(turn)
 
-    async def _answer_request(self, detection: WakeDetection, result: EndpointResult) -> TurnResult | None:
+    async def _answer_request(
+        self, detection: WakeDetection, result: EndpointResult, early_transcript: asyncio.Future[Transcript] | None
+    ) -> TurnResult | None:
         started = time.monotonic()
         wake_s = detection.end_s
         if result.reason is EndReason.NO_SPEECH:
             log.info("turn_no_speech", wake_s=round(wake_s, 3), reason="timeout")
             return None
 
-        transcript = await self._transcribe(result.audio)
+        transcript = await (early_transcript if early_transcript is not None else self._transcribe(result.audio))
         stt_s = time.monotonic() - started
         text = strip_wake_phrase(transcript.text)
         if not text:

@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser("run", help="listen for 'hey Jarvis' and answer (microphone, or a WAV file)")
-    run.add_argument("--input", type=Path, metavar="WAV", help="read speech from this WAV file instead of the microphone")
+    run.add_argument(
+        "--input", type=Path, metavar="WAV", help="read speech from this WAV file instead of the microphone"
+    )
     run.add_argument(
         "--output", type=Path, metavar="WAV", help="write every spoken reply into this WAV file instead of the speaker"
     )
@@ -61,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"use the bundled recording as input and write replies to ./{DEMO_REPLY} unless --output is given",
     )
-    run.add_argument("--realtime", action="store_true", help="read a WAV input at real-time speed, as a microphone would")
+    run.add_argument(
+        "--realtime", action="store_true", help="read a WAV input at real-time speed, as a microphone would"
+    )
     run.set_defaults(handler=_run)
 
     ask = commands.add_parser("ask", help="answer a typed request and print the answer")
@@ -69,13 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--speak", action="store_true", help="also speak the answer on the default output device")
     ask.add_argument("--output", type=Path, metavar="WAV", help="also write the spoken answer to this WAV file")
     ask.add_argument("--cloud", action="store_true", help="send the request to a cloud provider (needs a key)")
-    ask.add_argument("--provider", choices=["anthropic", "openai", "gemini"], help="with --cloud: use only this provider")
+    ask.add_argument(
+        "--provider", choices=["anthropic", "openai", "gemini"], help="with --cloud: use only this provider"
+    )
     ask.add_argument("--stream", action="store_true", help="with --cloud: print the answer as it arrives")
     ask.set_defaults(handler=_ask)
 
     say = commands.add_parser("say", help="speak text with the configured voice")
     say.add_argument("text", help="the text to speak")
-    say.add_argument("--output", type=Path, metavar="WAV", help="write the speech to this WAV file instead of the speaker")
+    say.add_argument(
+        "--output", type=Path, metavar="WAV", help="write the speech to this WAV file instead of the speaker"
+    )
     say.set_defaults(handler=_say)
 
     transcribe = commands.add_parser("transcribe", help="print the transcript of a WAV file")
@@ -150,14 +158,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             await wav_source.load()
             source = wav_source
         else:
-            source = MicrophoneSource(settings.audio)
+            microphone = MicrophoneSource(settings.audio)
+            await microphone.open()
+            source = microphone
         sink: AudioSink
         if output_path is not None:
             sink = WavSink(output_path)
         elif input_path is not None:
             sink = NullSink()
         else:
-            sink = SpeakerSink(settings.audio)
+            speaker = SpeakerSink(settings.audio)
+            await speaker.open()
+            sink = speaker
         stages = await load_stages(settings)
         assistant = Assistant(
             settings,
@@ -189,9 +201,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.cloud:
         from jarvis.cloud.ask import ask_cloud
 
-        return asyncio.run(
-            ask_cloud(settings, args.text, provider=args.provider, stream=args.stream, out=sys.stdout)
-        )
+        return asyncio.run(ask_cloud(settings, args.text, provider=args.provider, stream=args.stream, out=sys.stdout))
     if args.provider or args.stream:
         print("jarvis: --provider and --stream only apply with --cloud", file=sys.stderr)
         return 2
@@ -229,7 +239,13 @@ async def _speak(settings: Settings, text: str, output: Path | None) -> None:
     from jarvis.tts import Synthesizer
 
     synthesizer = await asyncio.to_thread(Synthesizer.from_store, ModelStore(), settings.tts)
-    sink: AudioSink = WavSink(output) if output is not None else SpeakerSink(settings.audio)
+    sink: AudioSink
+    if output is not None:
+        sink = WavSink(output)
+    else:
+        speaker = SpeakerSink(settings.audio)
+        await speaker.open()
+        sink = speaker
     spoken = False
     try:
         for sentence in split_sentences(text):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 from jarvis.cloud.config import CloudSettings
+from jarvis.cloud.keys import check_no_plaintext_keys
 from jarvis.errors import ConfigError
 
 APP_NAME = "jarvis"
@@ -30,48 +31,98 @@ class _Section(BaseModel):
 class AudioSettings(_Section):
     """Sound devices and buffering."""
 
-    input_device: str | int | None = Field(None, description="PortAudio input device name or index; empty for the system default.")
-    output_device: str | int | None = Field(None, description="PortAudio output device name or index; empty for the system default.")
-    input_block_ms: int = Field(40, ge=5, le=500, description="Block size the microphone stream delivers, in milliseconds.")
-    input_queue_s: float = Field(4.0, gt=0, le=60, description="Audio buffered between the device and the pipeline before frames are dropped, in seconds.")
+    input_device: str | int | None = Field(
+        None, description="PortAudio input device name or index; empty for the system default."
+    )
+    output_device: str | int | None = Field(
+        None, description="PortAudio output device name or index; empty for the system default."
+    )
+    input_block_ms: int = Field(
+        40, ge=5, le=500, description="Block size the microphone stream delivers, in milliseconds."
+    )
+    input_queue_s: float = Field(
+        4.0,
+        gt=0,
+        le=60,
+        description="Audio buffered between the device and the pipeline before frames are dropped, in seconds.",
+    )
 
 
 class WakeSettings(_Section):
     """Wake word detection."""
 
-    model: Path | None = Field(None, description="Path to an openWakeWord ONNX model; empty for the bundled hey_jarvis.")
-    threshold: float = Field(0.5, gt=0, lt=1, description="Score at or above which the wake word counts as heard (0 to 1).")
-    refractory_s: float = Field(1.5, ge=0, le=30, description="Time after a detection during which further detections are ignored, in seconds.")
-    speaking_cooldown_s: float = Field(0.8, ge=0, le=10, description="Time after JARVIS stops speaking before the wake word is heard again, in seconds.")
+    model: Path | None = Field(
+        None, description="Path to an openWakeWord ONNX model; empty for the bundled hey_jarvis."
+    )
+    threshold: float = Field(
+        0.5, gt=0, lt=1, description="Score at or above which the wake word counts as heard (0 to 1)."
+    )
+    refractory_s: float = Field(
+        1.5, ge=0, le=30, description="Time after a detection during which further detections are ignored, in seconds."
+    )
+    speaking_cooldown_s: float = Field(
+        0.8,
+        ge=0,
+        le=10,
+        description="Time after JARVIS stops speaking before the wake word is heard again, in seconds.",
+    )
 
 
 class EndpointSettings(_Section):
     """Deciding where the spoken request starts and ends."""
 
-    vad_threshold: float = Field(0.5, gt=0, lt=1, description="Voice activity probability at or above which a frame counts as speech (0 to 1).")
+    vad_threshold: float = Field(
+        0.5, gt=0, lt=1, description="Voice activity probability at or above which a frame counts as speech (0 to 1)."
+    )
     pre_roll_s: float = Field(0.4, ge=0, le=2, description="Audio kept from before the first speech frame, in seconds.")
-    end_silence_s: float = Field(0.7, ge=0.1, le=5, description="Silence after speech that ends the request, in seconds.")
-    max_request_s: float = Field(12.0, ge=1, le=60, description="Longest request recorded before it is cut, in seconds.")
-    no_speech_timeout_s: float = Field(4.0, ge=0.5, le=30, description="Time after the wake word with no speech before the turn is dropped, in seconds.")
+    end_silence_s: float = Field(
+        0.7, ge=0.1, le=5, description="Silence after speech that ends the request, in seconds."
+    )
+    max_request_s: float = Field(
+        12.0, ge=1, le=60, description="Longest request recorded before it is cut, in seconds."
+    )
+    no_speech_timeout_s: float = Field(
+        4.0,
+        ge=0.5,
+        le=30,
+        description="Time after the wake word with no speech before the turn is dropped, in seconds.",
+    )
+    early_transcription_s: float = Field(
+        0.25,
+        ge=0,
+        le=5,
+        description=(
+            "Silence after speech at which transcription starts before the end is certain, in seconds; "
+            "0 turns it off. The early result is used only if no more speech follows."
+        ),
+    )
 
 
 class SttSettings(_Section):
     """Speech recognition with faster-whisper."""
 
-    model: Path | None = Field(None, description="Path to a CTranslate2 Whisper model folder; empty for the bundled Whisper tiny.")
+    model: Path | None = Field(
+        None, description="Path to a CTranslate2 Whisper model folder; empty for the bundled Whisper tiny."
+    )
     language: str | None = Field("en", description="Spoken language code such as 'en'; empty to detect it per request.")
     compute_type: str = Field("int8", description="CTranslate2 compute type on the CPU, e.g. int8 or float32.")
     beam_size: int = Field(1, ge=1, le=10, description="Beam width; 1 is greedy decoding and fastest.")
     threads: int = Field(0, ge=0, le=64, description="CPU threads for decoding; 0 uses one per core, at most 4.")
-    no_speech_prob_max: float = Field(0.6, gt=0, le=1, description="Segments whose no-speech probability is above this are dropped (0 to 1).")
-    avg_logprob_min: float = Field(-1.0, le=0, description="Segments whose average token log-probability is below this are dropped.")
+    no_speech_prob_max: float = Field(
+        0.6, gt=0, le=1, description="Segments whose no-speech probability is above this are dropped (0 to 1)."
+    )
+    avg_logprob_min: float = Field(
+        -1.0, le=0, description="Segments whose average token log-probability is below this are dropped."
+    )
 
 
 class TtsSettings(_Section):
     """Speech synthesis with Piper."""
 
     voice: Path | None = Field(None, description="Path to a Piper .onnx voice; empty for the bundled en_US joe voice.")
-    voice_config: Path | None = Field(None, description="Path to the voice's .onnx.json; empty to use the voice path plus '.json'.")
+    voice_config: Path | None = Field(
+        None, description="Path to the voice's .onnx.json; empty to use the voice path plus '.json'."
+    )
     length_scale: float = Field(1.0, gt=0.2, le=3, description="Speaking slowness: above 1 is slower, below 1 faster.")
     sentence_silence_s: float = Field(0.15, ge=0, le=2, description="Silence inserted between sentences, in seconds.")
 
@@ -79,15 +130,24 @@ class TtsSettings(_Section):
 class LlmSettings(_Section):
     """The local answer model."""
 
-    backend: Literal["llama_cpp", "openai_compatible"] = Field("llama_cpp", description="Run a GGUF file in-process, or call an OpenAI-compatible server.")
+    backend: Literal["llama_cpp", "openai_compatible"] = Field(
+        "llama_cpp", description="Run a GGUF file in-process, or call an OpenAI-compatible server."
+    )
     model: Path | None = Field(None, description="Path to a GGUF file; empty for the bundled Gemma 3 270M base model.")
-    prompt_style: Literal["auto", "completion", "chat"] = Field("auto", description="'auto' uses chat when the GGUF carries a chat template, else a few-shot completion prompt.")
-    server_url: str = Field("http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible server when backend is openai_compatible.")
+    prompt_style: Literal["auto", "completion", "chat"] = Field(
+        "auto", description="'auto' uses chat when the GGUF carries a chat template, else a few-shot completion prompt."
+    )
+    server_url: str = Field(
+        "http://127.0.0.1:8080/v1",
+        description="Base URL of the OpenAI-compatible server when backend is openai_compatible.",
+    )
     server_model: str = Field("local", description="Model name sent to the OpenAI-compatible server.")
     max_tokens: int = Field(48, ge=1, le=1024, description="Most tokens generated for one answer.")
     timeout_s: float = Field(8.0, gt=0, le=120, description="Longest time one local answer may take, in seconds.")
     temperature: float = Field(0.2, ge=0, le=2, description="Sampling temperature; 0 is greedy.")
-    context_tokens: int = Field(1024, ge=256, le=32768, description="Context window allocated for the model, in tokens.")
+    context_tokens: int = Field(
+        1024, ge=256, le=32768, description="Context window allocated for the model, in tokens."
+    )
     threads: int = Field(2, ge=1, le=64, description="CPU threads for generation.")
     system_prompt: str = Field(
         "You are JARVIS, a helpful voice assistant. Answer in one or two short spoken sentences.",
@@ -100,14 +160,20 @@ class LogSettings(_Section):
     """Logging."""
 
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Lowest level written.")
-    format: Literal["auto", "json", "console"] = Field("auto", description="'auto' is JSON when stderr is not a terminal.")
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="'auto' is JSON when stderr is not a terminal."
+    )
 
 
 class Settings(BaseSettings):
     """Every setting of JARVIS."""
 
     model_config = SettingsConfigDict(
-        frozen=True, extra="forbid", env_prefix="JARVIS_", env_nested_delimiter="__", nested_model_default_partial_update=True
+        frozen=True,
+        extra="forbid",
+        env_prefix="JARVIS_",
+        env_nested_delimiter="__",
+        nested_model_default_partial_update=True,
     )
 
     audio: AudioSettings = AudioSettings()
@@ -191,6 +257,7 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"config file {explicit} not found; check the path given with --config or JARVIS_CONFIG")
     candidate = explicit or user_config_path()
     file_values = _read_toml(candidate) if candidate.is_file() else {}
+    check_no_plaintext_keys(file_values, source=f"config file {candidate}")
     source = f"{candidate} or the JARVIS_* environment" if file_values else "the JARVIS_* environment"
     env_values = EnvSettingsSource(Settings)()
     try:

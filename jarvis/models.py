@@ -175,7 +175,8 @@ class ModelStore:
         self._write_stamps(stamps)
 
     def _assembled_path(self, spec: ModelSpec) -> Path:
-        assert spec.assembled is not None  # nosec B101 - only called for assembled entries
+        if spec.assembled is None:
+            raise ModelError(f"model '{spec.key}' is not assembled from chunks")
         target = self._cache_dir / "models" / spec.assembled
         expected = spec.files[spec.assembled]
         if target.exists():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -40,9 +39,8 @@ def transcriber(model_store: ModelStore, settings: Settings) -> Transcriber:
 
 
 @pytest.fixture
-def no_user_config(tmp_path, monkeypatch) -> Iterator[None]:
+def no_user_config(tmp_path, monkeypatch) -> None:
     """Point the platform directories at an empty folder so the user's own files are never read."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.delenv("JARVIS_CONFIG", raising=False)
-    yield

@@ -468,3 +468,22 @@ def test_request_ends_at_most_one_tail_after_speech(probs: list[float]) -> None:
     speech_samples = round((result.speech_end_s - result.speech_start_s) * 16_000)
     assert result.audio.shape[0] >= 3200 + speech_samples
     assert result.audio.shape[0] <= 3200 + speech_samples + 3200
+
+
+def test_request_audio_so_far_matches_final_audio() -> None:
+    """Audio taken during the silence window equals the final request audio when speech does not resume."""
+    endpointer = Endpointer(EndpointSettings(pre_roll_s=0.16, end_silence_s=0.48))
+    endpointer.start([np.full(1280, 1, dtype=np.int16)] * 3)
+    assert endpointer.request_audio_so_far().size == 0
+    for value in range(2, 8):
+        assert endpointer.update(np.full(1280, value, dtype=np.int16), 0.9) is None
+    early = None
+    result = None
+    for _ in range(6):
+        result = endpointer.update(np.zeros(1280, dtype=np.int16), 0.0)
+        if result is None and endpointer.trailing_silence_s >= 0.24 and early is None:
+            early = endpointer.request_audio_so_far()
+    assert result is not None
+    assert early is not None
+    assert np.array_equal(early, result.audio)
+    assert endpointer.trailing_silence_s == 0.0

@@ -89,7 +89,7 @@ def test_missing_package_names_install_command(tmp_path: Path) -> None:
 
 
 def test_unknown_key_lists_known_models(model_store: ModelStore) -> None:
-    with pytest.raises(ModelError, match="known models: .*stt"):
+    with pytest.raises(ModelError, match=r"known models: .*stt"):
         model_store.resolve("nope")
 
 

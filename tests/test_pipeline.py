@@ -249,7 +249,11 @@ async def test_second_voice_request(run_recording, synthesizer: Synthesizer) -> 
 
 @pytest.mark.parametrize(
     ("heard", "expected"),
-    [("Hey Jarvis, what time is it?", "what time is it?"), ("Jarvis. Stop.", "Stop."), ("What time is it?", "What time is it?")],
+    [
+        ("Hey Jarvis, what time is it?", "what time is it?"),
+        ("Jarvis. Stop.", "Stop."),
+        ("What time is it?", "What time is it?"),
+    ],
 )
 def test_strip_wake_phrase(heard: str, expected: str) -> None:
     assert strip_wake_phrase(heard) == expected

@@ -18,8 +18,15 @@ def skills() -> SkillSet:
 
 @pytest.mark.parametrize(
     "request_text",
-    ["What time is it?", "what's the time", "Tell me the time.", "Jarvis, what time is it", "what is the time now",
-     "Can you tell me the time?", "the time please"],
+    [
+        "What time is it?",
+        "what's the time",
+        "Tell me the time.",
+        "Jarvis, what time is it",
+        "what is the time now",
+        "Can you tell me the time?",
+        "the time please",
+    ],
 )
 def test_time_requests_answered(skills: SkillSet, request_text: str) -> None:
     reply = skills.answer(request_text)
@@ -31,11 +38,15 @@ def test_time_requests_answered(skills: SkillSet, request_text: str) -> None:
 def test_time_morning_and_midnight() -> None:
     morning = SkillSet(clock=lambda: FIXED.replace(hour=9, minute=0)).answer("what time is it")
     midnight = SkillSet(clock=lambda: FIXED.replace(hour=0, minute=30)).answer("what time is it")
-    assert morning is not None and morning.text == "It's 9:00 AM."
-    assert midnight is not None and midnight.text == "It's 12:30 AM."
+    assert morning is not None
+    assert morning.text == "It's 9:00 AM."
+    assert midnight is not None
+    assert midnight.text == "It's 12:30 AM."
 
 
-@pytest.mark.parametrize("request_text", ["What's the date?", "what day is it", "What is today's date?", "today's date"])
+@pytest.mark.parametrize(
+    "request_text", ["What's the date?", "what day is it", "What is today's date?", "today's date"]
+)
 def test_date_requests_answered(skills: SkillSet, request_text: str) -> None:
     reply = skills.answer(request_text)
     assert reply is not None, request_text
@@ -97,7 +108,9 @@ def test_stop_requests(skills: SkillSet, request_text: str) -> None:
     assert reply.text == ""
 
 
-@pytest.mark.parametrize("request_text", ["Repeat that.", "say that again", "what did you say", "Could you repeat that?"])
+@pytest.mark.parametrize(
+    "request_text", ["Repeat that.", "say that again", "what did you say", "Could you repeat that?"]
+)
 def test_repeat_requests(skills: SkillSet, request_text: str) -> None:
     reply = skills.answer(request_text)
     assert reply is not None, request_text
@@ -106,8 +119,17 @@ def test_repeat_requests(skills: SkillSet, request_text: str) -> None:
 
 @pytest.mark.parametrize(
     "request_text",
-    ["Who wrote Hamlet?", "what is the capital of France", "Tell me a joke.", "what time does the shop open",
-     "stop the music in the kitchen", "what is love", "", "   ", "What is the date of the next full moon?"],
+    [
+        "Who wrote Hamlet?",
+        "what is the capital of France",
+        "Tell me a joke.",
+        "what time does the shop open",
+        "stop the music in the kitchen",
+        "what is love",
+        "",
+        "   ",
+        "What is the date of the next full moon?",
+    ],
 )
 def test_other_requests_left_to_the_model(skills: SkillSet, request_text: str) -> None:
     assert skills.answer(request_text) is None

@@ -208,6 +208,23 @@ class Endpointer:
         return self._speech_end_index * self._frame_duration_s
 
     @property
+    def trailing_silence_s(self) -> float:
+        """Silence heard since the last speech frame while in TRAILING_SILENCE; 0.0 in other states."""
+        if self._state is not EndpointState.TRAILING_SILENCE:
+            return 0.0
+        return len(self._silence) * self._frame_duration_s
+
+    def request_audio_so_far(self) -> np.ndarray:
+        """Return the request audio as it would be if the request ended now; empty before speech starts.
+
+        The assistant transcribes this early, during the end-of-speech silence window,
+        and uses the result only if no more speech follows.
+        """
+        if not self._speech_started or self._state is EndpointState.DONE:
+            return np.zeros(0, dtype=np.int16)
+        return self._request_audio()
+
+    @property
     def frame_samples(self) -> int:
         """Length in samples of every frame that :meth:`update` accepts."""
         return self._frame_samples

@@ -102,7 +102,18 @@ class LlamaCppModel:
         except (ValueError, RuntimeError, OSError) as err:
             raise ModelError(f"local model {self._model_path} failed to load: {err}") from err
         self._style = self._choose_style(self._llama.metadata)
+        self._warm_up()
         log.info("local_model_loaded", path=str(self._model_path), prompt_style=self._style)
+
+    def _warm_up(self) -> None:
+        """Evaluate the fixed prompt prefix once, so the first question only pays for its own tokens.
+
+        llama-cpp-python keeps the evaluated tokens and reuses the longest common
+        prefix with the next prompt.
+        """
+        if self._style == "completion":
+            prompt = _FEW_SHOT.format(system=self._settings.system_prompt, question="Hello.")
+            self._llama.create_completion(prompt, max_tokens=1, temperature=0.0)
 
     def _choose_style(self, metadata: dict[str, str]) -> PromptStyle:
         if self._settings.prompt_style != "auto":

@@ -39,16 +39,20 @@ def normalise_request(text: str) -> str:
 _POLITE = r"(?:please\s+|hey\s+|jarvis\s*,?\s*|can you\s+|could you\s+|would you\s+)*"
 _TIME = re.compile(
     _POLITE + r"(?:what(?:'s| is) the time|what time is it|what time it is|tell me the time|"
-    r"(?:what is |what's )?the (?:current )?time(?: now)?|do you (?:know|have) the time|current time)(?: now| right now)?"
-    r"(?: please)?$"
+    r"(?:what is |what's )?the (?:current )?time(?: now)?|do you (?:know|have) the time|current time)"
+    r"(?: now| right now)?(?: please)?$"
 )
 _DATE = re.compile(
     _POLITE + r"(?:what(?:'s| is) (?:the date|today's date|the date today)|what day is (?:it|today)|"
     r"what date is (?:it|today)|tell me the date|today's date|what is today)(?: today)?(?: please)?$"
 )
-_STOP = re.compile(r"(?:jarvis\s*,?\s*)?(?:stop|cancel|never ?mind|be quiet|quiet|shut up|silence|that's enough|enough)$")
+_STOP = re.compile(
+    r"(?:jarvis\s*,?\s*)?(?:stop|cancel|never ?mind|be quiet|quiet|shut up|silence|that's enough|enough)$"
+)
 _REPEAT = re.compile(
-    _POLITE + r"(?:repeat(?: that| yourself| it)?|say (?:that|it) again|what did you (?:just )?say|come again|pardon)(?: please)?$"
+    _POLITE
+    + r"(?:repeat(?: that| yourself| it)?|say (?:that|it) again|what did you (?:just )?say|come again|pardon)"
+    + r"(?: please)?$"
 )
 
 _NUMBER = r"[-−]?[\w.,]+(?:[ -][\w.,]+)*?"
@@ -71,7 +75,15 @@ _BINARY_OPERATORS: dict[str, Callable[[float, float], float]] = {
     "percent of": lambda a, b: a / 100 * b,
     "% of": lambda a, b: a / 100 * b,
 }
-_OPERATOR_WORDS = {"+": "plus", "-": "minus", "x": "times", "*": "times", "×": "times", "/": "divided by", "÷": "divided by"}
+_OPERATOR_WORDS = {
+    "+": "plus",
+    "-": "minus",
+    "x": "times",
+    "*": "times",
+    "×": "times",
+    "/": "divided by",
+    "÷": "divided by",
+}
 _ARITHMETIC_PREFIX = re.compile(
     r"^(?:(?:what|how much)(?:'s| is| are)|calculate|compute|work out|tell me|what do you get for)\s+", re.IGNORECASE
 )
