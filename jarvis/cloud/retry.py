@@ -3,8 +3,8 @@
 Backoff is exponential with full jitter: before retry ``n`` (0 for the first
 retry) the wait is drawn uniformly from ``[0, min(max_delay_s, base_delay_s * 2**n)]``,
 which spreads clients that failed together. A provider's own ``Retry-After``
-wins over the backoff while it is short enough; a longer one ends the attempts
-on that provider at once so the caller can fall back to the next.
+wins over the backoff while it is short enough. A longer one ends the attempts
+on that provider at once, so the caller can fall back to the next.
 """
 
 from __future__ import annotations

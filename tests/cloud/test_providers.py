@@ -512,3 +512,18 @@ def test_gemini_quota_wording_without_details() -> None:
 
 def test_gemini_quota_needs_resource_exhausted() -> None:
     assert not quota_exhausted({"status": "UNAVAILABLE", "message": "billing"})
+
+
+@all_providers
+@pytest.mark.asyncio
+async def test_stream_status_error_is_translated(
+    adapters: dict[ProviderName, Provider], fake_server: FakeProviderServer, name: ProviderName
+) -> None:
+    fake_server.fail(name, fs.status(429, headers={"Retry-After": "2"}), fs.status(401))
+
+    limited = await stream_error(adapters[name])
+    rejected = await stream_error(adapters[name])
+
+    assert isinstance(limited, RateLimitedError)
+    assert limited.retry_after_s == 2.0
+    assert isinstance(rejected, AuthenticationError)

@@ -12,7 +12,7 @@ from jarvis.cloud.config import ProviderSettings
 
 @functools.cache
 def tls_context() -> ssl.SSLContext:
-    """One TLS context with httpx2's default trust settings, shared by every pool.
+    """Return one TLS context with httpx2's default trust settings, shared by every pool.
 
     Loading the certificate store takes tens of milliseconds, so it is done once.
     """

@@ -1,7 +1,7 @@
 """Shared pieces of translating provider replies into :mod:`jarvis.errors` types.
 
 Messages are built from the status code and from short machine-readable
-fields (an error type or code), never from the provider's free text, the
+fields (an error type or code). They never quote the provider's free text, the
 request or its headers, so no key or prompt can end up in an error or a log.
 """
 
@@ -23,16 +23,20 @@ from jarvis.errors import (
     RateLimitedError,
     StreamInterruptedError,
 )
+from jarvis.redaction import redact_text
 
-_SAFE_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,63}$")
+_SAFE_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,47}$")
 
 TRANSIENT_STATUSES = frozenset({408, 409, 429})
 """Client-error statuses worth retrying; every 5xx (and Anthropic's 529) is too."""
 
 
 def safe_code(value: object) -> str | None:
-    """Return ``value`` when it looks like a machine code such as ``rate_limit_error``, else None."""
-    if isinstance(value, str) and _SAFE_CODE.match(value):
+    """Return ``value`` when it looks like a machine code such as ``rate_limit_error``, else None.
+
+    A value shaped like a credential is dropped too, in case a proxy echoes a key back as the error type.
+    """
+    if isinstance(value, str) and _SAFE_CODE.match(value) and redact_text(value) == value:
         return value
     return None
 
@@ -90,9 +94,9 @@ def error_for_status(
 ) -> ProviderError:
     """Map an HTTP error status to the matching :class:`ProviderError`.
 
-    ``code`` is the provider's machine-readable error type; ``quota_exhausted``
-    marks a 429 that reports an exhausted spend or quota limit, which waiting
-    a few seconds does not fix.
+    ``code`` is the provider's machine-readable error type. ``quota_exhausted``
+    marks a 429 that reports an exhausted spend or quota limit, because waiting
+    a few seconds does not fix that.
     """
     detail = f" ({code})" if code else ""
     if status in (401, 403):
@@ -133,7 +137,7 @@ def error_for_status(
 
 
 def timeout_error(provider: ProviderName) -> ProviderUnavailableError:
-    return ProviderUnavailableError(f"{provider} did not answer in time", provider=provider)
+    return ProviderUnavailableError(f"the request to {provider} timed out", provider=provider)
 
 
 def connection_error(provider: ProviderName) -> ProviderUnavailableError:

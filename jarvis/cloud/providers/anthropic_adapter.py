@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, NoReturn
 
 import anthropic
@@ -74,7 +74,7 @@ class AnthropicProvider:
             stop_reason=message.stop_reason or "",
         )
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
         try:
             events = await self._client.messages.create(**self._arguments(request), stream=True)
         except (anthropic.AnthropicError, ValueError) as err:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,7 +74,7 @@ class Provider(Protocol):
         """Send ``request`` and return the whole answer."""
         ...
 
-    def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+    def stream(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
         """Send ``request`` and yield text deltas, then one :class:`StreamEnd`.
 
         A stream that breaks, carries an error event or ends without the

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, NoReturn
 
 import httpx2
@@ -96,7 +96,7 @@ class GeminiProvider:
         usage = _usage(response.usage_metadata) or estimated_usage(request, text)
         return ProviderReply(text=text, usage=usage, stop_reason=finish_reason or "")
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
         try:
             chunks = await self._client.models.generate_content_stream(**self._arguments(request))
         except (genai_errors.APIError, httpx2.HTTPError, ValueError, pydantic.ValidationError) as err:
@@ -115,7 +115,10 @@ class GeminiProvider:
                     parts.append(text)
                     yield TextDelta(text)
         except genai_errors.APIError as err:
-            # An {"error": ...} object inside the stream arrives as an APIError.
+            # The request is sent on the first iteration, so an HTTP error status shows up here as well;
+            # it carries the HTTP response, while an {"error": ...} object inside a 200 stream does not.
+            if isinstance(getattr(err, "response", None), httpx2.Response):
+                _raise_translated(err)
             raise _translate.interrupted(self.name, "error object", code=_translate.safe_code(err.status)) from err
         except httpx2.TransportError as err:
             raise _translate.interrupted(self.name, "the connection dropped") from err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, NoReturn
 
 import openai
@@ -73,7 +73,7 @@ class OpenAIProvider:
         usage = _usage(completion.usage) if completion.usage else estimated_usage(request, text)
         return ProviderReply(text=text, usage=usage, stop_reason=choice.finish_reason or "")
 
-    async def stream(self, request: ProviderRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
         try:
             chunks = await self._client.chat.completions.create(
                 **self._arguments(request), stream=True, stream_options={"include_usage": True}
@@ -106,8 +106,8 @@ class OpenAIProvider:
         except (openai.OpenAIError, ValueError) as err:
             raise _translate.interrupted(self.name, type(err).__name__) from err
 
-        # NOTE: the SDK hides the [DONE] line, so a finish_reason is the marker checked here;
-        # a stream cut after its last choice but before [DONE] counts as complete.
+        # NOTE: the SDK hides the [DONE] line, so a finish_reason is the marker checked here.
+        # A stream cut after its last choice but before [DONE] therefore counts as complete.
         if finish_reason is None:
             raise _translate.interrupted(self.name, "the stream ended without a finish_reason")
         yield StreamEnd(usage=usage or estimated_usage(request, "".join(parts)), stop_reason=finish_reason)
