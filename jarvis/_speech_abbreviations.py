@@ -29,6 +29,8 @@ _ABBREVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b[Aa]pprox\b\.?", "approximately"),
         (r"\bca\.(?=\s*\d)", "circa"),
         (r"\bcf\.", "compare"),
+        (r"\bincl\.", "including"),
+        (r"\bexcl\.", "excluding"),
         (r"\b(?:a\.k\.a\.|aka\b)", "also known as"),
         (r"\bw/o\b", "without"),
         (r"\bw/(?=\s)", "with"),

@@ -69,6 +69,12 @@ _CLOCK_TIME = re.compile(
     rf"(?:\s?{_AM_PM}|(?![\w:]|\.\d))",
     re.ASCII,
 )
+_DURATION = re.compile(
+    r"(?<![\w:.])(?P<major>\d{1,2}):(?P<minor>[0-5]\d)\s?(?P<unit>min|mins|minutes|h|hr|hrs|hours)\b", re.ASCII
+)
+# "a 1:16 ratio" and "ratio of 1:16" are ratios, not times of day.
+_RATIO_BEFORE = re.compile(r"\b(?:ratio(?:\s+of|\s+is)?|an?)\s+$", re.IGNORECASE)
+_RATIO_AFTER = re.compile(r"\s+ratio\b", re.IGNORECASE)
 _HOUR_AM_PM = re.compile(rf"(?<![\w:.])(?P<hour>1[0-2]|0?[1-9])\s?{_AM_PM}", re.ASCII)
 
 
@@ -174,8 +180,22 @@ def _minute_words(minute: int) -> str:
     return f"oh {_numbers.cardinal(minute)}" if minute < 10 else _numbers.cardinal(minute)
 
 
+def _speak_duration(match: re.Match[str]) -> str:
+    """Spell "2:30 min" as "two minutes and thirty seconds" and "1:15 h" as "one hour and fifteen minutes"."""
+    major, minor = int(match["major"]), int(match["minor"])
+    names = ("minute", "second") if match["unit"].startswith("min") else ("hour", "minute")
+    words = f"{_numbers.cardinal(major)} {names[0]}{'' if major == 1 else 's'}"
+    if minor:
+        words += f" and {_numbers.cardinal(minor)} {names[1]}{'' if minor == 1 else 's'}"
+    return words
+
+
 def _speak_clock_time(match: re.Match[str]) -> str:
     hour, minute = int(match["hour"]), int(match["minute"])
+    before = match.string[max(0, match.start() - 12) : match.start()]
+    is_ratio = _RATIO_BEFORE.search(before) or _RATIO_AFTER.match(match.string, match.end())
+    if is_ratio and not match["ampm"] and not match["second"]:
+        return f"{_numbers.cardinal(hour)} to {_numbers.cardinal(minute)}"
     second = int(match["second"]) if match["second"] else 0
     am_pm = match["ampm"]
     if am_pm and hour > 12:
@@ -194,6 +214,7 @@ _PASSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
     (_MONTH_DAY, _speak_month_day),
     (_DAY_MONTH, _speak_day_month),
     (_MONTH_YEAR, _speak_month_year),
+    (_DURATION, _speak_duration),
     (_CLOCK_TIME, _speak_clock_time),
     (_HOUR_AM_PM, _speak_hour_am_pm),
 )

@@ -24,6 +24,7 @@ _REPEATED_CODE_PHRASE = re.compile(rf"(?:{re.escape(CODE_BLOCK_PHRASE)}\s*){{2,}
 _HORIZONTAL_RULE = re.compile(r"^ {0,3}([-*_=])(?:[ \t]*\1){2,}[ \t]*$")
 _TABLE_DIVIDER = re.compile(r"\|?(?::?-+:?\|)*:?-+:?\|?")  # matched against the line without spaces or tabs
 _SPACES_AND_TABS = re.compile(r"[ \t]+")
+_CELL_SEPARATOR = re.compile(r"(?<!\\)\|")  # a pipe that is not escaped
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+|$)(?P<text>.*?)(?:[ \t]+#+)?[ \t]*$")
 _QUOTE_MARKER = re.compile(r"^[ \t]*(?:>[ \t]?)+")
@@ -89,7 +90,7 @@ def _block_line(line: str) -> _Line | None:
 
 
 def _table_row(line: str) -> str:
-    cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line)]
+    cells = [cell.strip() for cell in _CELL_SEPARATOR.split(line)]
     return ", ".join(cell for cell in cells if cell)
 
 

@@ -87,6 +87,7 @@ _PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?(?:\(\d{1,4}\)|\
 _PHONE_NATIONAL = re.compile(
     r"(?<![\w(+.-])(?:1[ .-])?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w]|[.-]\d)", re.ASCII
 )
+_DIGIT_GROUP = re.compile(r"\d+", re.ASCII)
 _DOTTED_NUMBER = re.compile(r"(?<![\w.])(?P<v>[vV])?(?P<parts>\d+(?:\.\d+){2,})(?![\w]|\.\d)", re.ASCII)
 _RANGE = re.compile(
     rf"(?<![\w.\-\u2013/:])(?P<a>{NUMBER})(?:-|\s?[\u2013\u2014]\s?)(?P<b>{NUMBER})(?![\d]|[.,\-\u2013]\d)",
@@ -103,6 +104,7 @@ _MIXED_FRACTION = re.compile(
     re.ASCII,
 )
 _FRACTION = re.compile(r"(?<![\w./])(?P<n>\d{1,3})/(?P<d>\d{1,3})(?![\w/]|[.,]\d)", re.ASCII)
+_DECIMAL_RATING = re.compile(r"(?<![\w./])(?P<n>\d{1,3}\.\d{1,2})/(?P<d>5|10|100)(?![\w/]|[.,]\d)", re.ASCII)
 _TIMES = re.compile(r"(?<=\d)(?:[×*]|\s[xX]\s)(?=[\d-])|(?<=[\w)])\s[×*]\s(?=[\w(-])", re.ASCII)
 _BY = re.compile(r"(?<=\d)(?<!\b0)[xX](?=\d)", re.ASCII)  # 1920x1080, but not hex 0x1F
 _POWER = re.compile(r"(?<=[\w)])\s?\^\s?(?=[\w(-])", re.ASCII)
@@ -167,12 +169,17 @@ _UNITS: dict[str, tuple[str, str]] = {
     "V": ("volt", "volts"),
     "mAh": ("milliamp hour", "milliamp hours"),
     "kcal": ("kilocalorie", "kilocalories"),
+    "tsp": ("teaspoon", "teaspoons"),
+    "tbsp": ("tablespoon", "tablespoons"),
 }
 _UNIT_NAMES = "|".join(re.escape(unit) for unit in sorted(_UNITS, key=len, reverse=True))
+_GLYPHS = "".join(_VULGAR_FRACTIONS)
 _UNIT = re.compile(
-    rf"{_LEFT_EDGE}(?P<num>{NUMBER})\s?(?P<unit>{_UNIT_NAMES})(?![\w°/])",
+    rf"{_LEFT_EDGE}(?P<num>(?:\d+\s?)?[{_GLYPHS}]|{NUMBER})\s?(?P<unit>{_UNIT_NAMES})(?![\w°/])",
     re.ASCII,
 )
+_QUOTE_MARK = re.compile(r'(?<!\d)"')  # a quotation mark, not an inch sign
+_MIXED_BEFORE = re.compile(r"\d\s\d{1,2}/$", re.ASCII)
 _ORDINAL = re.compile(rf"{_LEFT_EDGE}(?P<num>\d{{1,3}}(?:,\d{{3}})+|\d+)(?:st|nd|rd|th)(?![\w])", re.ASCII)
 _DECADE = re.compile(r"(?<![\w.])(?P<num>1[1-9]\d0|20\d0)['’]?s(?![\w])")
 # "20s" alone is as likely twenty seconds, so a two-digit decade needs an
@@ -184,11 +191,18 @@ _SHORT_DECADE = re.compile(
 _MULTIPLES = re.compile(r"(?<![\w.])(?P<num>[1-9]0+)['’]?s(?=\s+of\b)", re.ASCII)
 _YEAR_WORDS = (
     r"in|In|since|Since|by|By|from|From|until|Until|till|to|before|Before|after|After|during|During|circa|around"
-    r"|early|late|mid|through|between|Between|and|year|of|AD|A\.D\.|summer|winter|spring|autumn|fall"
+    r"|early|late|mid|through|between|Between|and|year|of|AD|A\.D\.|summer|winter|spring|autumn|fall|Q[1-4]|FY"
 )
 _YEAR_AFTER_WORD = re.compile(rf"\b(?P<word>{_YEAR_WORDS})(?P<space>\s+)(?P<num>1[1-9]\d\d|20\d\d)(?![\w]|[.,]\d)")
 _YEAR_BEFORE_ERA = re.compile(r"(?<![\w.])(?P<num>\d{3,4})(?P<era>\s?(?:BC|BCE|AD|CE))\b", re.ASCII)
 _YEAR_POSSESSIVE = re.compile(r"(?<![\w.])(?P<num>1[1-9]\d\d|20\d\d)(?='s\b)", re.ASCII)
+_YEAR_IN_BRACKETS = re.compile(r"(?<=\()(?P<num>1[1-9]\d\d|20\d\d)(?=\))", re.ASCII)
+# "10k users", "5M downloads", "3bn people"; an uppercase K or B stays, as in "4K video" and "Gate 22B".
+_SCALED_NUMBER = re.compile(rf"{_LEFT_EDGE}(?P<num>{NUMBER})(?P<abbr>k|M|bn|mn|tn)(?![\w])", re.ASCII)
+_NUMBER_LETTER = re.compile(r"(?<![\w.])(?P<num>\d+)(?=[A-Z]\b)", re.ASCII)
+# 6.1" display and 5'10" tall; a number closing a quotation ("call 5") is left alone.
+_FEET_INCHES = re.compile(r"(?<![\w.])(?P<feet>\d{1,2})'\s?(?P<inches>\d{1,2}(?:\.\d)?)\"", re.ASCII)
+_INCHES = re.compile(r"(?<![\w.])(?P<num>\d+(?:\.\d+)?)\"(?=\s+[a-z]|\s*[x×)]|,)", re.ASCII)
 _NEGATIVE = re.compile(r"(?<![\w.)\]])[-\u2212](?=\.?\d)")
 _PLAIN_NUMBER = re.compile(rf"{_LEFT_EDGE}(?:{NUMBER}|\.\d+)(?![\w]|\.\d)", re.ASCII)
 
@@ -243,7 +257,7 @@ def _speak_money(match: re.Match[str]) -> str:
 
 
 def _speak_phone(match: re.Match[str]) -> str:
-    groups = re.findall(r"\d+", match.group())
+    groups = _DIGIT_GROUP.findall(match.group())
     if sum(len(group) for group in groups) < 7:
         return match.group()
     spoken = ", ".join(_numbers.digits(group) for group in groups)
@@ -293,6 +307,28 @@ def _speak_mixed_fraction(match: re.Match[str]) -> str:
     return _mixed_words(match["whole"], numerator, denominator)
 
 
+def _speak_decimal_rating(match: re.Match[str]) -> str:
+    return f"{match['n']} out of {match['d']}"
+
+
+def _speak_scaled_number(match: re.Match[str]) -> str:
+    return f"{match['num']} {_SCALE_WORDS[match['abbr']]}"
+
+
+def _speak_feet_inches(match: re.Match[str]) -> str:
+    feet = "foot" if match["feet"] == "1" else "feet"
+    inches = "inch" if match["inches"] == "1" else "inches"
+    return f"{match['feet']} {feet} {match['inches']} {inches}"
+
+
+def _speak_inches(match: re.Match[str]) -> str:
+    line_start = match.string.rfind("\n", 0, match.start()) + 1
+    open_quotes = _QUOTE_MARK.findall(match.string, line_start, match.start())
+    if len(open_quotes) % 2:
+        return match.group()
+    return f"{match['num']} {'inch' if match['num'] == '1' else 'inches'}"
+
+
 def _speak_fraction(match: re.Match[str]) -> str:
     numerator, denominator = int(match["n"]), int(match["d"])
     if (numerator, denominator) == (24, 7):
@@ -307,9 +343,12 @@ def _speak_fraction(match: re.Match[str]) -> str:
 
 
 def _speak_unit(match: re.Match[str]) -> str:
+    """Name the unit after a number, in the singular after 1 and after a fraction below one."""
     singular, plural = _UNITS[match["unit"]]
     number = match["num"]
-    return f"{number} {singular if number == '1' else plural}"
+    before = match.string[max(0, match.start() - 8) : match.start()]
+    below_one = number in _VULGAR_FRACTIONS or (before.endswith("/") and not _MIXED_BEFORE.search(before))
+    return f"{number} {singular if number == '1' or below_one else plural}"
 
 
 def _speak_ordinal(match: re.Match[str]) -> str:
@@ -362,23 +401,29 @@ _PASSES: tuple[tuple[re.Pattern[str], _Replacement], ...] = (
     (_PHONE_NATIONAL, _speak_phone),
     (_DOTTED_NUMBER, _speak_dotted_number),
     (_SUBTRACTION, " minus "),
+    (_DECADE, _speak_decade),
+    (_SHORT_DECADE, _speak_short_decade),
+    (_MULTIPLES, _speak_multiples),
+    (_FEET_INCHES, _speak_feet_inches),
+    (_INCHES, _speak_inches),
+    (_UNIT, _speak_unit),
+    (_SCALED_NUMBER, _speak_scaled_number),
     (_RANGE, _speak_range),
     (_VULGAR, _speak_vulgar),
     (_MIXED_FRACTION, _speak_mixed_fraction),
+    (_DECIMAL_RATING, _speak_decimal_rating),
     (_FRACTION, _speak_fraction),
     (_TIMES, " times "),
     (_BY, " by "),
     (_POWER, " to the power of "),
     (_DIGIT_SLASH, " slash "),
     (_RATIO, _speak_ratio),
-    (_DECADE, _speak_decade),
-    (_SHORT_DECADE, _speak_short_decade),
-    (_MULTIPLES, _speak_multiples),
-    (_UNIT, _speak_unit),
     (_ORDINAL, _speak_ordinal),
     (_YEAR_AFTER_WORD, _speak_year_after_word),
     (_YEAR_BEFORE_ERA, _speak_year_before_era),
     (_YEAR_POSSESSIVE, _speak_year),
+    (_YEAR_IN_BRACKETS, _speak_year),
+    (_NUMBER_LETTER, r"\g<num> "),
     (_NEGATIVE, "minus "),
     (_PLAIN_NUMBER, _speak_plain_number),
 )

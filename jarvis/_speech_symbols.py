@@ -11,6 +11,26 @@ import re
 
 _SLASH_ACRONYMS = re.compile(r"\b(?P<a>[A-Z]{1,5})/(?P<b>[A-Z]{1,5})\b")
 _SLASH_WORDS = re.compile(r"(?<=[a-z])/(?=[a-z])")
+_PER_NAMES = {
+    "mo": "month",
+    "yr": "year",
+    "wk": "week",
+    "hr": "hour",
+    "lb": "pound",
+    "kg": "kilogram",
+    "g": "gram",
+    "oz": "ounce",
+    "km": "kilometer",
+    "mi": "mile",
+    "l": "liter",
+    "gal": "gallon",
+    "ft": "foot",
+}
+_PER = re.compile(
+    r"(?<=\w)\s?/\s?(?P<unit>month|year|week|day|night|hour|minute|person|user|seat|head|item|unit|"
+    rf"{'|'.join(_PER_NAMES)})\b"
+)
+_DOTFILE = re.compile(r"(?<![\w.])\.(?=[A-Za-z]\w*)")
 _PATH = re.compile(r"(?<!\S)~?/[\w.-]+(?:/[\w.-]*)*")
 _AND_OR = re.compile(r"\band/or\b")
 _SPACED_HYPHEN = re.compile(r"(?<=\S)\s+-{1,2}\s+(?=\S)|(?<=\w)--(?=\w)")
@@ -80,6 +100,8 @@ def speak_symbols(text: str) -> str:
     """Replace or remove the symbols left in ``text``."""
     text = _SHARP.sub(r"\g<note> sharp", text)
     text = _AND_OR.sub("and or", text)
+    text = _PER.sub(lambda match: " per " + _PER_NAMES.get(match["unit"], match["unit"]), text)
+    text = _DOTFILE.sub("dot ", text)
     text = _PATH.sub(lambda match: match.group().replace("/", " slash "), text)
     text = _SLASH_ACRONYMS.sub(r"\g<a> \g<b>", text)
     text = _SLASH_WORDS.sub(" or ", text)

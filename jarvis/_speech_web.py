@@ -22,6 +22,9 @@ _BARE_DOMAIN = re.compile(
     re.IGNORECASE,
 )
 _TRAILING_PUNCTUATION = re.compile(r"[.,;:!?)\]}'\"]+$")
+_LOCAL_PART_SPLIT = re.compile(r"([._%+-])")
+_SCHEME = re.compile(r"^[A-Za-z]+://")
+_PATH_START = re.compile(r"[/?#]")
 _LOCAL_PART_SEPARATORS = {".": "dot", "_": "underscore", "-": "dash", "+": "plus", "%": "percent"}
 
 
@@ -39,7 +42,7 @@ def host_words(host: str) -> str:
 
 
 def _speak_email(match: re.Match[str]) -> str:
-    pieces = re.split(r"([._%+-])", match["local"])
+    pieces = _LOCAL_PART_SPLIT.split(match["local"])
     local = " ".join(_LOCAL_PART_SEPARATORS.get(piece, piece) for piece in pieces if piece)
     return f"{local} at {host_words(match['domain'])}"
 
@@ -61,8 +64,8 @@ def _closes_bracket_inside(url: str, tail: str) -> bool:
 
 
 def _host_of(url: str) -> str:
-    rest = re.sub(r"^[A-Za-z]+://", "", url)
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    rest = _SCHEME.sub("", url)
+    authority = _PATH_START.split(rest, maxsplit=1)[0]
     host = authority.rpartition("@")[2].partition(":")[0]
     if host.lower().startswith("www."):
         host = host[4:]

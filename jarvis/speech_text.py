@@ -44,7 +44,7 @@ _PICTOGRAPHS = re.compile(
 # unassigned, surrogates, and control and format characters.
 _DROPPED_CATEGORIES = frozenset({"So", "Co", "Cn", "Cs", "Cc", "Cf"})
 
-_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<!\s)\s+(?=[,.;:!?)\]])")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<!\s)\s+(?=[,.;:!?)\]](?!\w))")
 _SPACE_AFTER_OPENING = re.compile(r"(?<=[(\[])\s+")
 _COMMA_BEFORE_WORD = re.compile(r",(?=[^\W\d_])")
 _EMPTY_BRACKETS = re.compile(r"\(\s*[,.;:]*\s*\)|\[\s*\]|\"\s*\"")

@@ -129,6 +129,10 @@ def test_emoji_are_removed(text: str, spoken: str) -> None:
         ("TCP/IP", "TCP IP."),
         ("w/ sugar, w/o milk", "with sugar, without milk."),
         ("see /usr/bin", "see slash usr slash bin."),
+        ("€9.99/month", "nine euros ninety-nine cents per month."),
+        ("$5/mo", "five dollars per month."),
+        ("$12.99/lb", "twelve dollars ninety-nine cents per pound."),
+        ("edit your .env file", "edit your dot env file."),
         ("user @ home", "user at home."),
         ("§ 5", "section five."),
         ("Apple™ and Acme®", "Apple and Acme."),
@@ -157,6 +161,12 @@ def test_symbols_become_words(text: str, spoken: str) -> None:
         ("Code 007", "Code zero zero seven."),
         ("Count 12,34 and 1,2,3", "Count twelve, thirty-four and one, two, three."),
         ("COVID-19 news", "COVID-nineteen news."),
+        ("10k users", "ten thousand users."),
+        ("5M downloads", "five million downloads."),
+        ("3bn people", "three billion people."),
+        ("4K video", "four K video."),
+        ("Gate 22B", "Gate twenty-two B."),
+        ("221B Baker Street", "two hundred twenty-one B Baker Street."),
     ]
 )
 def test_numbers_are_spelled(text: str, spoken: str) -> None:
@@ -209,6 +219,7 @@ def test_percentages_and_ranges(text: str, spoken: str) -> None:
         ("1½", "one and a half."),
         ("2¼", "two and a quarter."),
         ("8/10", "eight out of ten."),
+        ("4.5/5 stars", "four point five out of five stars."),
         ("24/7", "twenty-four seven."),
         ("50/50", "fifty-fifty."),
         ("13/5", "thirteen slash five."),
@@ -229,6 +240,8 @@ def test_fractions(text: str, spoken: str) -> None:
         ("500 BC", "five hundred BC."),
         ("AD 1492", "AD fourteen ninety-two."),
         ("1999's best", "nineteen ninety-nine's best."),
+        ("Tokyo (2023)", "Tokyo (twenty twenty-three)."),
+        ("In Q3 2024", "In Q3 twenty twenty-four."),
         ("He had 2026 apples", "He had two thousand twenty-six apples."),
         ("the 1990s", "the nineteen nineties."),
         ("the 2000s", "the two thousands."),
@@ -313,6 +326,11 @@ def test_phone_numbers_are_read_digit_by_digit(text: str, spoken: str) -> None:
         ("at 6 a.m. Then we ate", "at six a m. Then we ate."),
         ("at 6 a.m.", "at six a m."),
         ("ratio 16:9", "ratio sixteen to nine."),
+        ("a 1:16 ratio", "a one to sixteen ratio."),
+        ("a ratio of 1:15", "a ratio of one to fifteen."),
+        ("over 2:30 min", "over two minutes and thirty seconds."),
+        ("over 1:00 min", "over one minute."),
+        ("took 1:15 h", "took one hour and fifteen minutes."),
         ("John 3:16", "John three sixteen."),
     ]
 )
@@ -386,6 +404,15 @@ def test_dates(text: str, spoken: str) -> None:
         ("5000 mAh", "five thousand milliamp hours."),
         ("6 ft", "six feet."),
         ("1 ft", "one foot."),
+        ("3 tbsp", "three tablespoons."),
+        ("1/2 tsp salt", "one half teaspoon salt."),
+        ("1 1/2 tsp salt", "one and a half teaspoons salt."),
+        ("½ tsp", "one half teaspoon."),
+        ("5-10 km", "five to ten kilometers."),
+        ("2–3 s", "two to three seconds."),
+        ("5'10\" tall", "five feet ten inches tall."),
+        ('a 6.1" display', "a six point one inches display."),
+        ('He said "call 5" now', 'He said "call five" now.'),
     ]
 )
 def test_units(text: str, spoken: str) -> None:
@@ -421,6 +448,8 @@ def test_units(text: str, spoken: str) -> None:
         ("the U.S. Then", "the U S. Then."),
         ("a.k.a. Bob", "also known as Bob."),
         ("cf. the", "compare the."),
+        ("(incl. tax)", "(including tax)."),
+        ("(excl. tax)", "(excluding tax)."),
         ("Martin Jr. said", "Martin Junior said."),
     ]
 )
