@@ -7,6 +7,8 @@ Date rules:
 - Slash dates with a four-digit year are US month/day/year
   (``12/04/2026`` is December fourth), except when the first number cannot be
   a month and the second can, so ``25/12/2026`` is read as day/month.
+  Without a year (``12/04``) the numbers are read as a fraction or with
+  "slash", because such a date looks the same as a fraction.
 - Dotted dates (``04.12.2026``) are day.month.year, as in Europe.
 - ``Dec 4``, ``Dec. 4th, 2026`` and ``4 December`` name the month.
 

@@ -189,6 +189,8 @@ _SHORT_DECADE = re.compile(
     r"(?P<num>[1-9]0)['’]?s(?![\w])"
 )
 _MULTIPLES = re.compile(r"(?<![\w.])(?P<num>[1-9]0+)['’]?s(?=\s+of\b)", re.ASCII)
+# NOTE: a four-digit number is read as a year only after one of these words, after
+# a month or in brackets, and only from 1100 to 2099; "in 1066" is read as a count.
 _YEAR_WORDS = (
     r"in|In|since|Since|by|By|from|From|until|Until|till|to|before|Before|after|After|during|During|circa|around"
     r"|early|late|mid|through|between|Between|and|year|of|AD|A\.D\.|summer|winter|spring|autumn|fall|Q[1-4]|FY"

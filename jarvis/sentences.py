@@ -9,9 +9,12 @@ URLs and e-mail addresses are never followed by whitespace, so they never
 end a sentence. A fenced code block is returned whole, as one piece, so that
 the speech step can replace it.
 
+NOTE: an indented code block (four spaces, no fence) is split line by line
+like prose, so its lines reach the speech step one at a time.
+
 Deciding whether a full stop ends a sentence needs the next non-space
-character, so a sentence ending in "." is returned one token late.
-"!" and "?" are decided at once.
+character, so a sentence ending in "." is returned one token late. A
+sentence ending in "!" or "?" is returned as soon as a space follows.
 
 The split does not depend on how the text is cut into deltas: feeding
 the whole text at once or one character at a time returns the same pieces.
@@ -110,6 +113,8 @@ class SentenceSplitter:
     ``first_chunk_min_chars`` (default ``None``, off) lets the very first
     piece end at a comma, semicolon, colon or dash once it is at least that
     many characters long, which shortens the time to the first audio.
+
+    Raises :class:`~jarvis.errors.ConfigError` when either limit is below 1.
     """
 
     def __init__(self, *, max_chars: int = DEFAULT_MAX_CHARS, first_chunk_min_chars: int | None = None) -> None:
@@ -190,7 +195,7 @@ class SentenceSplitter:
         else:
             if len(self._buffer) <= limit:
                 return None
-        return self._forced_cut(start, limit, final)
+        return self._forced_cut(start, limit)
 
     def _decide(self, match: re.Match[str], start: int, final: bool) -> bool | None:
         """Tell whether ``match`` ends a piece; ``None`` means the text after it is still missing."""
@@ -203,7 +208,8 @@ class SentenceSplitter:
                 return False
         end = match.end()
         if end == len(self._buffer):
-            return None if not final else bool(match["terminal"])
+            # At the very end of the text only a sentence mark ends a piece.
+            return bool(match["terminal"]) if final else None
         if not self._buffer[end].isspace():
             return False
         if match["clause"]:
@@ -245,8 +251,12 @@ class SentenceSplitter:
         self._resume_at = self._buffer.rfind("\n")
         return None
 
-    def _forced_cut(self, start: int, limit: int, final: bool) -> int | None:
-        """Cut a sentence longer than ``max_chars`` at its last clause end or space within the limit."""
+    def _forced_cut(self, start: int, limit: int) -> int | None:
+        """Cut a sentence longer than ``max_chars`` at its last clause end or space within the limit.
+
+        A first word longer than the limit is cut at the first space after it,
+        or not at all while no space has arrived.
+        """
         window = self._buffer[start : limit + 1]
         clause_ends = [match.end() for match in _CLAUSE_END.finditer(window)]
         if clause_ends:

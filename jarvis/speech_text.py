@@ -9,6 +9,8 @@ everything a listener would otherwise hear as noise:
   An e-mail address is read as "name at example dot com".
 - Emoji and pictographs are removed; symbols become words ("&" -> "and").
 - Numbers, money, dates, times, units and common abbreviations are spelled.
+  Slash dates are read as US month/day/year unless the first number cannot
+  be a month; ``jarvis._speech_dates`` lists the date and time rules.
 
 The result is one line with collapsed whitespace that ends with sentence
 punctuation, or "" when nothing speakable is left.
@@ -59,7 +61,8 @@ _HAS_WORD = re.compile(r"[^\W_]")
 def make_speakable(text: str) -> str:
     """Return ``text`` as plain speakable English, or "" when nothing speakable remains.
 
-    Never raises for any ``str``; the rules are described in the module docstring.
+    The rules are listed in the module docstring. No ``str`` input makes it
+    raise, which a property test over arbitrary text checks.
     """
     text = _normalise(text)
     text = markdown_to_prose(text)
