@@ -7,6 +7,7 @@ contains one fails in teardown.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -19,7 +20,7 @@ import pytest_asyncio
 from fake_server import FakeProviderServer
 from pydantic import SecretStr
 
-from jarvis.cloud.budget import BudgetLedger
+from jarvis.cloud.budget import BudgetLedger, DaySummary
 from jarvis.cloud.client import CloudClient
 from jarvis.cloud.config import CloudSettings, ProviderSettings
 from jarvis.cloud.pricing import PriceTable
@@ -121,6 +122,17 @@ def cloud_settings(server: FakeProviderServer, **overrides: Any) -> CloudSetting
 
 
 ClientFactory = Callable[..., Awaitable[CloudClient]]
+
+
+async def settled_today(client: CloudClient) -> DaySummary:
+    """Close ``client``, which waits for its ledger writes, and return today's totals from its ledger file."""
+    await client.aclose()
+
+    def read() -> DaySummary:
+        with BudgetLedger(client.ledger.path, client.settings.budget.daily_usd) as ledger:
+            return ledger.today()
+
+    return await asyncio.to_thread(read)
 
 
 @pytest_asyncio.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -175,6 +176,12 @@ class FakeProviderServer:
         self._thread.start()
         return self
 
+    def serve_until(self, stop: threading.Event | Any) -> None:
+        """Serve until ``stop`` is set; for running the server as the main work of a separate process."""
+        self.start()
+        stop.wait()
+        self.stop()
+
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
@@ -208,6 +215,11 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     fake: FakeProviderServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client drops its connection, as tests of timeouts and cut streams do."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -223,6 +235,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output quiet."""
+
+    def do_GET(self) -> None:
+        """``GET /_stats`` returns the counts, for a server running in another process."""
+        if self.path != "/_stats":
+            self._send_json(404, {"error": {"message": "no such fake route"}})
+            return
+        fake = self.server.fake
+        with fake._lock:
+            stats = {"connections_opened": fake.connections_opened, "requests": len(fake.requests)}
+        self._send_json(200, stats)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))

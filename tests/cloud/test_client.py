@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
@@ -12,14 +11,16 @@ from pathlib import Path
 
 import fake_server as fs
 import pytest
-from conftest import FAKE_KEYS, ClientFactory, FakeClock, RecordedSleep, cloud_settings
+from conftest import FAKE_KEYS, ClientFactory, FakeClock, RecordedSleep, cloud_settings, settled_today
 from fake_server import FakeProviderServer
 
 from jarvis.cloud.breaker import BreakerState
+from jarvis.cloud.budget import BudgetLedger, Reservation
 from jarvis.cloud.client import CUT_OFF_NOTICE, ClientState, CloudClient
 from jarvis.cloud.keys import KeyStore
-from jarvis.cloud.providers import Provider, ProviderReply, ProviderRequest, StreamEvent
-from jarvis.cloud.types import CloudAnswer, CloudRequest, Message
+from jarvis.cloud.pricing import PriceTable
+from jarvis.cloud.providers import Provider, ProviderReply, ProviderRequest, StreamEvent, build_provider
+from jarvis.cloud.types import CloudAnswer, CloudRequest, Message, Usage
 from jarvis.errors import (
     AllProvidersFailedError,
     AuthenticationError,
@@ -77,7 +78,7 @@ async def test_spend_is_settled_in_ledger(make_client: ClientFactory) -> None:
     client = await make_client()
 
     answer = await client.generate(QUESTION)
-    today = await asyncio.to_thread(client.ledger.today)
+    today = await settled_today(client)
 
     assert today.spent_usd == answer.cost_usd
     assert today.reserved_usd == 0
@@ -397,7 +398,7 @@ async def test_failed_call_releases_reservation(make_client: ClientFactory, fake
 
     with pytest.raises(AllProvidersFailedError):
         await client.generate(QUESTION)
-    today = await asyncio.to_thread(client.ledger.today)
+    today = await settled_today(client)
 
     assert today.reserved_usd == 0
     assert today.spent_usd == 0
@@ -501,7 +502,7 @@ async def test_cut_stream_is_billed_and_not_cached(make_client: ClientFactory, f
 
     _, cut = await read_stream(client)
     _, again = await read_stream(client)
-    today = await asyncio.to_thread(client.ledger.today)
+    today = await settled_today(client)
 
     assert cut.truncated
     assert cut.cost_usd > 0
@@ -550,7 +551,7 @@ async def test_stream_closed_early_settles(make_client: ClientFactory) -> None:
     async with client.stream(QUESTION) as stream:
         async for _ in stream:
             break
-    today = await asyncio.to_thread(client.ledger.today)
+    today = await settled_today(client)
 
     assert today.reserved_usd == 0
     assert today.spent_usd > 0
@@ -749,3 +750,40 @@ def test_from_settings_unknown_model_price(fake_server: FakeProviderServer, tmp_
         CloudClient.from_settings(
             settings, keys=KeyStore.in_memory({"openai": FAKE_KEYS["openai"]}), state_dir=tmp_path
         )
+
+
+class FailingSettleLedger(BudgetLedger):
+    """A ledger whose settlement fails, as a full or read-only disk would make it."""
+
+    async def settle(self, reservation: Reservation, usage: Usage, cost_usd: Decimal) -> None:
+        raise CloudError("the spend ledger is read-only")
+
+
+@pytest.mark.asyncio
+async def test_failed_ledger_write_is_logged(
+    fake_server: FakeProviderServer, tmp_path: Path, cloud_log: io.StringIO
+) -> None:
+    settings = cloud_settings(fake_server)
+    ledger = FailingSettleLedger(tmp_path / "spend.sqlite3", settings.budget.daily_usd)
+    adapter = build_provider("openai", settings.openai, FAKE_KEYS["openai"])
+    client = CloudClient(settings, providers={"openai": adapter}, prices=PriceTable.load(None), ledger=ledger)
+
+    answer = await client.generate(QUESTION)
+    await client.aclose()
+
+    lines = log_lines(cloud_log, "cloud_ledger_write_failed")
+    assert answer.text == REPLY
+    assert len(lines) == 1
+    assert lines[0]["operation"] == "settle"
+
+
+@pytest.mark.asyncio
+async def test_cache_hit_needs_same_route(make_client: ClientFactory, fake_server: FakeProviderServer) -> None:
+    client = await make_client()
+
+    await client.generate(QUESTION)
+    pinned = await client.generate(QUESTION, provider="gemini")
+
+    assert not pinned.cached
+    assert pinned.provider == "gemini"
+    assert len(fake_server.requests) == 2
