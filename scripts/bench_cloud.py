@@ -5,13 +5,16 @@ Run from the repository root:
     .venv/bin/python scripts/bench_cloud.py [--requests 300] [--concurrent 200]
 
 Everything runs on 127.0.0.1 against tests/cloud/fake_server.py, started in a
-separate process so that it does not compete with the client for the GIL. It
-prints one table: the client's added time per request (p50, p95) over the bare
-``openai`` SDK call through the same kind of pooled HTTP client, a cache hit,
-and a batch of concurrent requests with its throughput and the TCP
-connections the server saw opened. The client runs with its real guards,
-price table, SQLite ledger (in a temporary folder, or ``--ledger-dir``) and
-JSON logging into memory.
+separate process so that it does not compete with the client for the GIL.
+The table it prints has three parts. First, the client's added time per
+request (p50, p95) over the bare ``openai`` SDK call through the same kind of
+pooled HTTP client. Second, the time of a cache hit. Third, a batch of
+concurrent requests with its throughput and the TCP connections the server
+saw opened. The client runs with its real guards, price table, SQLite ledger
+(in a temporary folder, or ``--ledger-dir``) and JSON logging into memory.
+
+The ledger commits each reservation with ``synchronous=FULL``, so the added
+time depends on how fast the ledger's disk completes an fsync.
 """
 
 from __future__ import annotations

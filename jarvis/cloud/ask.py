@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import TextIO
 
@@ -13,7 +14,7 @@ from jarvis.errors import CloudError, ConfigError, InputRejectedError, MissingKe
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-"""The request was sent but no answer came back (provider errors, refusal, budget)."""
+"""No answer came back: every provider tried failed, declined, or the budget was used up."""
 EXIT_USAGE = 2
 """The request could not be sent as given (unknown provider, missing key, invalid settings or input)."""
 
@@ -37,8 +38,9 @@ async def ask_cloud(
         _fail(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDER_NAMES)}")
         return EXIT_USAGE
     try:
-        client = CloudClient.from_settings(
-            settings.cloud, keys=keys or KeyStore.from_environment(), state_dir=state_dir()
+        # Reading the keyring and the price table blocks, so it runs in a worker thread.
+        client = await asyncio.to_thread(
+            CloudClient.from_settings, settings.cloud, keys=keys or KeyStore.from_environment(), state_dir=state_dir()
         )
     except (CloudError, ConfigError) as err:
         _fail(str(err))

@@ -1,7 +1,7 @@
 """Fixtures of the cloud tests: the fake provider server, fake keys, settings and clients.
 
 Every cloud test also has its log lines, standard logging records and
-printed output searched for the fake keys when it ends; a test whose output
+printed output searched for the fake keys when it ends. A test whose output
 contains one fails in teardown.
 """
 

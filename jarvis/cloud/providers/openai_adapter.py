@@ -70,7 +70,7 @@ class OpenAIProvider:
         if choice.finish_reason == REFUSAL_FINISH_REASON or choice.message.refusal:
             raise RefusalError("openai declined to answer this request", provider=self.name)
         text = choice.message.content or ""
-        usage = _usage(completion.usage) if completion.usage else estimated_usage(request, text)
+        usage = _usage(completion.usage) or estimated_usage(request, text)
         return ProviderReply(text=text, usage=usage, stop_reason=choice.finish_reason or "")
 
     async def stream(self, request: ProviderRequest) -> AsyncGenerator[StreamEvent, None]:
@@ -87,8 +87,7 @@ class OpenAIProvider:
         try:
             async with chunks:
                 async for chunk in chunks:
-                    if chunk.usage is not None:
-                        usage = _usage(chunk.usage)
+                    usage = _usage(chunk.usage) or usage
                     if not chunk.choices:
                         continue
                     choice = chunk.choices[0]
@@ -133,7 +132,10 @@ class OpenAIProvider:
         }
 
 
-def _usage(usage: Any) -> Usage:
+def _usage(usage: Any) -> Usage | None:
+    """Convert reported usage; None when there is none or it is all zero, so that it gets estimated instead."""
+    if usage is None or not (usage.prompt_tokens or usage.completion_tokens):
+        return None
     details = usage.prompt_tokens_details
     cached = (details.cached_tokens or 0) if details is not None else 0
     return Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens, cached_tokens=cached)
