@@ -31,7 +31,7 @@ class Fault:
 
     kind: str
     """One of ``status``, ``slow``, ``drop``, ``error_event``, ``safety``, ``no_marker``,
-    ``malformed``, ``empty_chunk``, ``no_usage`` or ``none``."""
+    ``malformed``, ``empty_chunk``, ``no_usage``, ``zero_usage`` or ``none``."""
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None
@@ -68,8 +68,9 @@ def error_event(after_chunks: int = 1) -> Fault:
     return Fault("error_event", after_chunks=after_chunks)
 
 
-def safety_block() -> Fault:
-    return Fault("safety")
+def safety_block(after_chunks: int = 0) -> Fault:
+    """Block the answer for safety; an Anthropic stream first sends ``after_chunks`` text events."""
+    return Fault("safety", after_chunks=after_chunks)
 
 
 def no_final_marker(after_chunks: int = 2) -> Fault:
@@ -89,6 +90,11 @@ def empty_chunk() -> Fault:
 def no_usage() -> Fault:
     """A normal answer that carries no token counts."""
     return Fault("no_usage")
+
+
+def zero_usage() -> Fault:
+    """A normal OpenAI answer whose token counts are all zero."""
+    return Fault("zero_usage")
 
 
 def insufficient_quota(provider: str) -> Fault:
@@ -154,6 +160,8 @@ class FakeProviderServer:
     def __init__(self, reply_text: str = "Paris is the capital of France.") -> None:
         self.reply_text = reply_text
         self.requests: list[RecordedRequest] = []
+        self.request_arrived = threading.Event()
+        """Set whenever a request is recorded; tests clear it before waiting for the next one."""
         self.connections_opened = 0
         self._faults: dict[str, deque[Fault]] = {name: deque() for name in PROVIDERS}
         self._lock = threading.Lock()
@@ -204,6 +212,7 @@ class FakeProviderServer:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+        self.request_arrived.set()
 
     def _count_connection(self) -> None:
         with self._lock:
@@ -413,7 +422,7 @@ class AnthropicWire(WireFormat):
         ]
         if self.fault.kind == "empty_chunk":
             return [_sse({}, "content_block_delta")]
-        pieces = [] if self.fault.kind == "safety" else self.text_pieces()
+        pieces = self.pieces[: self.fault.after_chunks] if self.fault.kind == "safety" else self.text_pieces()
         for piece in pieces:
             delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}}
             events.append(_sse(delta, "content_block_delta"))
@@ -444,6 +453,8 @@ class OpenAIWire(WireFormat):
     def _usage(self) -> dict[str, Any] | None:
         if self.fault.kind == "no_usage":
             return None
+        if self.fault.kind == "zero_usage":
+            return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
         return {
             "prompt_tokens": INPUT_TOKENS,
             "completion_tokens": self.output_tokens,

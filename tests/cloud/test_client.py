@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -16,7 +17,7 @@ from fake_server import FakeProviderServer
 
 from jarvis.cloud.breaker import BreakerState
 from jarvis.cloud.budget import BudgetLedger, Reservation
-from jarvis.cloud.client import CUT_OFF_NOTICE, ClientState, CloudClient
+from jarvis.cloud.client import CUT_OFF_NOTICE, REFUSED_NOTICE, ClientState, CloudClient
 from jarvis.cloud.keys import KeyStore
 from jarvis.cloud.pricing import PriceTable
 from jarvis.cloud.providers import Provider, ProviderReply, ProviderRequest, StreamEvent, build_provider
@@ -787,3 +788,40 @@ async def test_cache_hit_needs_same_route(make_client: ClientFactory, fake_serve
     assert not pinned.cached
     assert pinned.provider == "gemini"
     assert len(fake_server.requests) == 2
+
+
+@pytest.mark.asyncio
+async def test_stream_refusal_after_text_ends_with_notice(
+    make_client: ClientFactory, fake_server: FakeProviderServer
+) -> None:
+    client = await make_client()
+    fake_server.fail("anthropic", fs.safety_block(after_chunks=3))
+
+    deltas, answer = await read_stream(client)
+
+    text = "".join(deltas)
+    assert text.startswith("Paris is")
+    assert text.endswith(REFUSED_NOTICE)
+    assert answer.truncated
+    assert fake_server.requests_to("openai") == []
+
+
+@pytest.mark.asyncio
+async def test_cancelled_request_releases_budget(make_client: ClientFactory, fake_server: FakeProviderServer) -> None:
+    # With one request judged, a cancellation counted as a failure would open the breaker.
+    client = await make_client(cloud_settings(fake_server, breaker={"min_requests": 1}))
+    fake_server.fail("anthropic", fs.slow(2.0))
+    fake_server.request_arrived.clear()
+
+    task = asyncio.create_task(client.generate(QUESTION))
+    arrived = await asyncio.to_thread(fake_server.request_arrived.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    breaker_state = client._routes["anthropic"].breaker.state
+    today = await settled_today(client)
+
+    assert arrived
+    assert today.reserved_usd == 0
+    assert today.spent_usd == 0
+    assert breaker_state is BreakerState.CLOSED

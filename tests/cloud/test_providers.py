@@ -527,3 +527,16 @@ async def test_stream_status_error_is_translated(
     assert isinstance(limited, RateLimitedError)
     assert limited.retry_after_s == 2.0
     assert isinstance(rejected, AuthenticationError)
+
+
+@pytest.mark.asyncio
+async def test_zero_usage_is_estimated(adapters: dict[ProviderName, Provider], fake_server: FakeProviderServer) -> None:
+    fake_server.fail("openai", fs.zero_usage(), fs.zero_usage())
+
+    reply = await adapters["openai"].generate(REQUEST)
+    _, end = await collect(adapters["openai"])
+
+    assert reply.usage.estimated
+    assert reply.usage.output_tokens > 0
+    assert end is not None
+    assert end.usage.estimated
