@@ -78,7 +78,9 @@ class CloudSettings(_Section):
     max_output_tokens: int = Field(400, ge=1, le=32_000, description="Output token cap per request.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
     max_concurrency: int = Field(8, ge=1, le=256, description="Most requests in flight at once in a batch.")
-    rate_limit_wait_s: float = Field(2.0, ge=0, le=60, description="Longest wait for the local rate limit per provider before falling back, in seconds.")
+    rate_limit_wait_s: float = Field(
+        2.0, ge=0, le=60, description="Longest wait for the local rate limit per provider before falling back, in seconds."
+    )
     system_prompt: str = Field(
         "You are JARVIS, a voice assistant. Answer in a few short spoken sentences, without markdown or lists.",
         max_length=4000,
