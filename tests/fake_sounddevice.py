@@ -76,6 +76,10 @@ class FakeStream:
             self._owner.stop_gate.wait(timeout=10)
         self.stopped = True
 
+    def abort(self) -> None:
+        """Stop without waiting for pending buffers; the fake holds none, so it is :meth:`stop`."""
+        self.stop()
+
     def close(self) -> None:
         self.closed = True
 

@@ -214,6 +214,8 @@ class SpeakerSink:
         self._open_lock = asyncio.Lock()
         self._closed = False
         self._stream_closed = asyncio.Event()
+        # Whether speech handed to the device should still play out when the sink closes.
+        self._finish_on_close = False
         self.sample_rate_hz = 0
         self.channels = 0
         self.device_name = ""
@@ -269,6 +271,7 @@ class SpeakerSink:
                 return
             self._drained.clear()
             self._buffer.append(block)
+            self._finish_on_close = True
 
     async def drain(self) -> None:
         """Wait until every queued sample has been handed to the device, or :meth:`stop` ran."""
@@ -281,6 +284,7 @@ class SpeakerSink:
     async def stop(self) -> None:
         """Discard every queued sample; the device falls silent within one block."""
         discarded = self._buffer.clear()
+        self._finish_on_close = False
         self._drained.set()
         if discarded:
             log.info("speaker_stopped", discarded_s=round(discarded / max(self.sample_rate_hz, 1), 3))
@@ -288,7 +292,9 @@ class SpeakerSink:
     async def aclose(self) -> None:
         """Stop and close the stream, discarding queued audio.
 
-        A second call waits until the first has closed the stream.
+        Audio already handed to the device plays out first, unless :meth:`stop`
+        ran after the last :meth:`play`. A second call waits until the first
+        has closed the stream.
         """
         if self._closed:
             await self._stream_closed.wait()
@@ -299,7 +305,7 @@ class SpeakerSink:
         stream, self._stream = self._stream, None
         try:
             if stream is not None:
-                await asyncio.to_thread(self._stop_stream, stream)
+                await asyncio.to_thread(self._stop_stream, stream, self._finish_on_close)
                 log.info("speaker_closed", device=self.device_name, output_underflows=self.output_underflows)
         finally:
             self._stream_closed.set()
@@ -324,9 +330,14 @@ class SpeakerSink:
             ) from err
         return stream
 
-    def _stop_stream(self, stream: Any) -> None:
+    def _stop_stream(self, stream: Any, finish: bool = False) -> None:
+        # stop() waits until the device has played what it holds; through PulseAudio that took up to
+        # 1.6 s right after the stream started. abort() returns at once and drops it.
         try:
-            stream.stop()
+            if finish:
+                stream.stop()
+            else:
+                stream.abort()
         except self._sd.PortAudioError as err:
             log.warning("speaker_stop_failed", device=self.device_name, error=str(err))
         finally:

@@ -246,8 +246,10 @@ class MicrophoneSource:
         return stream
 
     def _stop_stream(self, stream: Any) -> None:
+        # abort(), not stop(): an input stream has no output left to play, and stop() on ALSA's
+        # pulse plugin (PortAudio 19.6) blocks for one to two seconds before it returns.
         try:
-            stream.stop()
+            stream.abort()
         except self._sd.PortAudioError as err:
             log.warning("microphone_stop_failed", device=self.device_name, error=str(err))
         finally:
