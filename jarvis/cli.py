@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from jarvis.config import Settings, load_settings, user_config_path
+from jarvis.config import AudioSettings, Settings, load_settings, user_config_path
 from jarvis.errors import ConfigError, JarvisError
 from jarvis.logging import configure_logging
 
@@ -141,7 +141,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from jarvis.assistant import Assistant, TurnResult
     from jarvis.audio.sinks import AudioSink, NullSink, SpeakerSink, WavSink
     from jarvis.audio.sources import AudioSource, MicrophoneSource, WavFileSource
-    from jarvis.daemon import serve
+    from jarvis.daemon import ServeResult, serve
     from jarvis.runtime import load_stages
 
     input_path: Path | None = demo_recording() if args.demo else args.input
@@ -151,11 +151,18 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(json.dumps(turn.to_record()) + "\n")
         sys.stdout.flush()
 
-    async def go() -> int:
-        source: AudioSource
+    async def go() -> ServeResult:
+        wav_source: WavFileSource | None = None
         if input_path is not None:
             wav_source = WavFileSource(input_path, realtime=args.realtime)
             await wav_source.load()
+        else:
+            await asyncio.to_thread(_check_live_devices, settings.audio, speaker=output_path is None)
+        stages = await load_stages(settings)
+        # The devices open only now: a stream started before the models are loaded queues seconds of
+        # audio that nobody reads, drops most of it and then feeds stale audio to the wake word.
+        source: AudioSource
+        if wav_source is not None:
             source = wav_source
         else:
             microphone = MicrophoneSource(settings.audio)
@@ -170,7 +177,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             speaker = SpeakerSink(settings.audio)
             await speaker.open()
             sink = speaker
-        stages = await load_stages(settings)
         assistant = Assistant(
             settings,
             wake=stages.wake,
@@ -187,14 +193,28 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             await stages.aclose()
 
     try:
-        turns = asyncio.run(go())
+        result = asyncio.run(go())
     except KeyboardInterrupt:
         return 130
     if input_path is not None:
-        log.info("recording_finished", input=str(input_path), turns=turns, output=str(output_path or ""))
+        log.info("recording_finished", input=str(input_path), turns=result.turns, output=str(output_path or ""))
         if output_path is not None and args.demo:
-            print(f"jarvis: {turns} turn(s); spoken replies written to {output_path}", file=sys.stderr)
-    return 0
+            print(f"jarvis: {result.turns} turn(s); spoken replies written to {output_path}", file=sys.stderr)
+    return result.exit_code
+
+
+def _check_live_devices(settings: AudioSettings, *, speaker: bool) -> None:
+    """Find the microphone (and the speaker) before the slow model load, so a missing one fails at once.
+
+    Raises:
+        AudioDeviceError: PortAudio is missing or a device is not found.
+    """
+    from jarvis.audio.devices import load_sounddevice, resolve_device
+
+    sd = load_sounddevice()
+    resolve_device(sd, settings.input_device, "input")
+    if speaker:
+        resolve_device(sd, settings.output_device, "output")
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
