@@ -247,7 +247,9 @@ class BudgetLedger:
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise CloudError(f"the spend ledger {self._path} cannot use WAL mode (got {mode})")
-            connection.execute("PRAGMA synchronous=FULL")
+            # WAL with NORMAL sync keeps every committed reservation across a crash of
+            # the process; only a power loss or OS crash can drop the last few commits.
+            connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA:
                 connection.execute(statement)

@@ -9,7 +9,7 @@ part, so a test knows exactly where the wake word and the request end.
 from __future__ import annotations
 
 import shutil
-import subprocess  # nosec B404 - runs the local espeak-ng program with fixed arguments
+import subprocess  # runs only the local espeak-ng program  # nosec B404
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +80,7 @@ def espeak_speech(text: str, words_per_minute: int = 160, voice: str = "en-us") 
         raise FileNotFoundError("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "speech.wav"
-        subprocess.run(  # noqa: S603  # nosec B603 - fixed program path and arguments, no shell
+        subprocess.run(  # noqa: S603 - fixed program path and arguments, no shell  # nosec B603
             [program, "-v", voice, "-s", str(words_per_minute), "-w", str(path), text], check=True, timeout=30
         )
         return trim_silence(load_wav_mono16k(path))
