@@ -29,7 +29,12 @@ def _drop_exception_locals(
 
 
 def configure_logging(level: str = "info", log_format: LogFormat = "auto", stream: TextIO | None = None) -> None:
-    """Configure structlog for the process; log lines go to ``stream`` (stderr by default)."""
+    """Configure structlog for the process; log lines go to ``stream``, or to whatever ``sys.stderr`` is when logging."""
+    fixed_stream = stream
+
+    def make_logger(*_args: object) -> structlog.PrintLogger:
+        return structlog.PrintLogger(file=fixed_stream or sys.stderr)
+
     stream = stream or sys.stderr
     use_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
     renderer: structlog.typing.Processor
@@ -47,6 +52,6 @@ def configure_logging(level: str = "info", log_format: LogFormat = "auto", strea
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=make_logger,
         cache_logger_on_first_use=False,
     )
