@@ -3,9 +3,9 @@
 The server runs in its own temporary runtime, home and config folders, so it
 neither reads the user's PulseAudio settings nor meets another server. A null
 sink plays into nothing, and its ``.monitor`` source records what was played
-into it. With the default source set to a sink's monitor, whatever a test
-plays into that sink (``paplay``) is what a program hears on the default
-microphone; with the default sink set to another null sink, whatever the
+into it. When the default source is a sink's monitor, a program listening on
+the default microphone hears whatever a test plays into that sink
+(``paplay``). When the default sink is another null sink, whatever the
 program plays on the default speaker can be recorded back (``parec``).
 """
 
@@ -30,6 +30,8 @@ READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 COMMAND_TIMEOUT_S = 10.0
 RECORD_RATE_HZ = 16_000
+# Loudness is judged per 20 ms block, so the short gaps between words do not count as silence.
+LOUDNESS_BLOCK_SAMPLES = RECORD_RATE_HZ // 50
 
 # Debian package that provides each program or library the live tests need.
 _REQUIRED_PROGRAMS = {
@@ -119,6 +121,7 @@ class Recorder:
             stderr=subprocess.DEVNULL,
         )
         self._data = bytearray()
+        self._block_peaks: list[int] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, name="parec-reader", daemon=True)
         self._reader.start()
@@ -127,9 +130,14 @@ class Recorder:
         stream = self._process.stdout
         if stream is None:
             return
+        block_bytes = 2 * LOUDNESS_BLOCK_SAMPLES
         while chunk := stream.read1(4096):
             with self._changed:
                 self._data.extend(chunk)
+                while len(self._data) >= (len(self._block_peaks) + 1) * block_bytes:
+                    start = len(self._block_peaks) * block_bytes
+                    block = np.frombuffer(bytes(self._data[start : start + block_bytes]), dtype="<i2")
+                    self._block_peaks.append(int(np.abs(block.astype(np.int32)).max()))
                 self._changed.notify_all()
 
     def samples(self) -> npt.NDArray[np.int16]:
@@ -139,14 +147,13 @@ class Recorder:
             return np.frombuffer(bytes(self._data[:whole]), dtype="<i2").astype(np.int16)
 
     def wait_for_sound(self, min_sound_s: float, then_silence_s: float, timeout_s: float, level: int = 300) -> bool:
-        """Wait until at least ``min_sound_s`` of audio louder than ``level`` was recorded, then silence.
+        """Wait until sound louder than ``level`` spanned ``min_sound_s``, followed by ``then_silence_s`` of quiet.
 
-        Returns whether that happened within ``timeout_s``. Loudness is judged
-        in 20 ms blocks, so the quiet gaps between words do not count as the end.
+        Returns whether that happened within ``timeout_s``.
         """
         deadline = time.monotonic() + timeout_s
         with self._changed:
-            while not _sound_then_silence(self._data, min_sound_s, then_silence_s, level):
+            while not _sound_then_silence(self._block_peaks, min_sound_s, then_silence_s, level):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -165,17 +172,13 @@ class Recorder:
         return self.samples()
 
 
-def _sound_then_silence(data: bytearray, min_sound_s: float, then_silence_s: float, level: int) -> bool:
-    block = RECORD_RATE_HZ // 50
-    samples = np.frombuffer(bytes(data[: len(data) // (2 * block) * 2 * block]), dtype="<i2")
-    if not len(samples):
-        return False
-    loud = np.abs(samples.reshape(-1, block).astype(np.int32)).max(axis=1) > level
-    loud_blocks = np.flatnonzero(loud)
+def _sound_then_silence(block_peaks: list[int], min_sound_s: float, then_silence_s: float, level: int) -> bool:
+    loud_blocks = np.flatnonzero(np.asarray(block_peaks) > level)
     if not len(loud_blocks):
         return False
-    sound_s = (loud_blocks[-1] - loud_blocks[0] + 1) / 50
-    silence_s = (len(loud) - loud_blocks[-1] - 1) / 50
+    block_s = LOUDNESS_BLOCK_SAMPLES / RECORD_RATE_HZ
+    sound_s = (loud_blocks[-1] - loud_blocks[0] + 1) * block_s
+    silence_s = (len(block_peaks) - loud_blocks[-1] - 1) * block_s
     return bool(sound_s >= min_sound_s and silence_s >= then_silence_s)
 
 
@@ -184,7 +187,7 @@ def running_pulse_server(sinks: Sequence[str], default_sink: str, default_source
     """Run a private server with one null sink per name in ``sinks`` and the given defaults.
 
     Raises:
-        RuntimeError: the server did not answer ``pactl info`` within ``READY_TIMEOUT_S``.
+        RuntimeError: the server exited or did not respond to ``pactl info`` within ``READY_TIMEOUT_S``.
     """
     with tempfile.TemporaryDirectory(prefix="jarvis-pulse-") as folder:
         root = Path(folder)
@@ -247,7 +250,7 @@ def _wait_until_ready(server: PulseServer, process: subprocess.Popen[bytes], log
         except subprocess.CalledProcessError:
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"pulseaudio did not answer within {READY_TIMEOUT_S} s: {log_path.read_text()[-2000:]}"
+                    f"pulseaudio did not respond within {READY_TIMEOUT_S} s: {log_path.read_text()[-2000:]}"
                 ) from None
             # Not listening yet: pause briefly, returning early if the server exits.
             _wait_for_exit(process, 0.1)
