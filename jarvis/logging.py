@@ -29,7 +29,10 @@ def _drop_exception_locals(
 
 
 def configure_logging(level: str = "info", log_format: LogFormat = "auto", stream: TextIO | None = None) -> None:
-    """Configure structlog for the process; log lines go to ``stream``, or to whatever ``sys.stderr`` is when logging."""
+    """Configure structlog for the process.
+
+    Log lines go to ``stream``, or else to whatever ``sys.stderr`` is at the time of each line.
+    """
     fixed_stream = stream
 
     def make_logger(*_args: object) -> structlog.PrintLogger:
