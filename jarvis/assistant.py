@@ -181,31 +181,40 @@ class Assistant:
         detection: WakeDetection | None = None
         early: _EarlyTranscript | None = None
         pending: set[asyncio.Task[None]] = set()
-        async for frame in source.frames():
-            self._gate.set_speaking(self._sink.is_playing(), frame.start_s)
-            score, speech_prob = await loop.run_in_executor(
-                self._listen_thread, self._score_frame, frame.samples, endpointer is not None
-            )
-            if endpointer is None or detection is None:
-                detection = self._gate.update(score, frame.end_s)
-                self._history.append(frame)
-                if detection is not None:
-                    endpointer = self._begin_request(detection)
-                continue
-            result = endpointer.update(frame.samples, speech_prob)
-            if result is None:
-                early = self._maybe_transcribe_early(endpointer, early)
-                continue
-            transcript = early.future if early is not None and early.speech_end_s == result.speech_end_s else None
-            task = asyncio.create_task(
-                self._run_turn(detection, result, transcript, on_turn), name=f"turn-{self._turns + 1}"
-            )
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-            endpointer, detection, early = None, None, None
-            self._history.clear()
-            if wait_for_turns:
-                await task
+        try:
+            async for frame in source.frames():
+                self._gate.set_speaking(self._sink.is_playing(), frame.start_s)
+                score, speech_prob = await loop.run_in_executor(
+                    self._listen_thread, self._score_frame, frame.samples, endpointer is not None
+                )
+                if endpointer is None or detection is None:
+                    detection = self._gate.update(score, frame.end_s)
+                    self._history.append(frame)
+                    if detection is not None:
+                        endpointer = self._begin_request(detection)
+                    continue
+                result = endpointer.update(frame.samples, speech_prob)
+                if result is None:
+                    early = self._maybe_transcribe_early(endpointer, early)
+                    continue
+                log.debug("request_ended", wake_s=round(detection.end_s, 3), end_reason=result.reason.name.lower())
+                transcript = early.future if early is not None and early.speech_end_s == result.speech_end_s else None
+                task = asyncio.create_task(
+                    self._run_turn(detection, result, transcript, on_turn), name=f"turn-{self._turns + 1}"
+                )
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                endpointer, detection, early = None, None, None
+                self._history.clear()
+                if wait_for_turns:
+                    await task
+        except asyncio.CancelledError:
+            # Turns still being answered belong to this run. Stop them before the caller shuts down the worker threads.
+            unfinished = list(pending)
+            for turn_task in unfinished:
+                turn_task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            raise
         if pending:
             await asyncio.gather(*pending)
         return self._turns
@@ -257,6 +266,7 @@ class Assistant:
         try:
             turn = await self._answer_request(detection, result, early_transcript)
         except asyncio.CancelledError:
+            log.info("turn_cancelled", wake_s=round(detection.end_s, 3))
             raise
         except JarvisError as err:
             log.error("turn_failed", error=str(err), error_type=type(err).__name__)
