@@ -30,6 +30,7 @@ READY_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 5.0
 COMMAND_TIMEOUT_S = 10.0
 RECORD_RATE_HZ = 16_000
+RAW_FORMAT = ("--raw", "--format=s16le", f"--rate={RECORD_RATE_HZ}", "--channels=1")
 # Loudness is judged per 20 ms block, so the short gaps between words do not count as silence.
 LOUDNESS_BLOCK_SAMPLES = RECORD_RATE_HZ // 50
 
@@ -37,6 +38,7 @@ LOUDNESS_BLOCK_SAMPLES = RECORD_RATE_HZ // 50
 _REQUIRED_PROGRAMS = {
     "pulseaudio": "pulseaudio",
     "pactl": "pulseaudio-utils",
+    "pacat": "pulseaudio-utils",
     "paplay": "pulseaudio-utils",
     "parec": "pulseaudio-utils",
 }
@@ -71,7 +73,8 @@ class PulseServer:
         """Run ``pactl`` against this server and return its output."""
         done = subprocess.run(  # nosec B603 - fixed program path, arguments from the test
             [_program("pactl"), *args],
-            env=self.client_env,
+            # pactl translates its headings; streams_of() reads the English ones.
+            env={**self.client_env, "LC_ALL": "C"},
             capture_output=True,
             text=True,
             timeout=COMMAND_TIMEOUT_S,
@@ -79,18 +82,26 @@ class PulseServer:
         )
         return done.stdout
 
-    def source_outputs(self) -> list[str]:
-        """Return one line per recording stream open on the server."""
-        return self.pactl("list", "short", "source-outputs").splitlines()
-
-    def sink_inputs(self) -> list[str]:
-        """Return one line per playback stream open on the server."""
-        return self.pactl("list", "short", "sink-inputs").splitlines()
+    def streams_of(self, pid: int) -> list[str]:
+        """Return the recording and playback streams that process ``pid`` opened, e.g. ``["Source Output #3"]``."""
+        streams: list[str] = []
+        for kind in ("source-outputs", "sink-inputs"):
+            stream = ""
+            for line in self.pactl("list", kind).splitlines():
+                if line.startswith(("Source Output #", "Sink Input #")):
+                    stream = line.strip()
+                elif line.strip() == f'application.process.id = "{pid}"':
+                    streams.append(stream)
+        return streams
 
     def play(self, wav_path: Path, sink: str) -> subprocess.Popen[bytes]:
-        """Start playing a WAV file into ``sink`` at real-time speed; the caller waits for the process."""
+        """Start playing a WAV file into ``sink`` at real-time speed; the caller waits for the process.
+
+        The low latency makes the null sink pass the audio on within tens of milliseconds, as a
+        microphone would. With PulseAudio's default buffer, the program heard it about two seconds late.
+        """
         return subprocess.Popen(  # nosec B603 - fixed program path and arguments
-            [_program("paplay"), "-d", sink, str(wav_path)],
+            [_program("paplay"), "-d", sink, "--latency-msec=40", str(wav_path)],
             env=self.client_env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -110,10 +121,7 @@ class Recorder:
                 _program("parec"),
                 "-d",
                 source,
-                "--raw",
-                "--format=s16le",
-                f"--rate={RECORD_RATE_HZ}",
-                "--channels=1",
+                *RAW_FORMAT,
                 "--latency-msec=20",
             ],
             env=env,
@@ -183,8 +191,15 @@ def _sound_then_silence(block_peaks: list[int], min_sound_s: float, then_silence
 
 
 @contextmanager
-def running_pulse_server(sinks: Sequence[str], default_sink: str, default_source: str) -> Iterator[PulseServer]:
+def running_pulse_server(
+    sinks: Sequence[str], default_sink: str, default_source: str, silent_sinks: Sequence[str] = ()
+) -> Iterator[PulseServer]:
     """Run a private server with one null sink per name in ``sinks`` and the given defaults.
+
+    Each sink in ``silent_sinks`` is fed digital silence all the time, so its monitor delivers
+    samples at the pace of real time, as a microphone does. Without it, the monitor of an idle
+    null sink delivers almost nothing, and a stream opened on it heard the next sound about two
+    seconds late.
 
     Raises:
         RuntimeError: the server exited or did not respond to ``pactl info`` within ``READY_TIMEOUT_S``.
@@ -206,10 +221,35 @@ def running_pulse_server(sinks: Sequence[str], default_sink: str, default_source
             _wait_until_ready(server, process, root / "pulseaudio.log")
             server.pactl("set-default-sink", default_sink)
             server.pactl("set-default-source", default_source)
-            yield server
+            with _feeding_silence(server, silent_sinks):
+                yield server
         finally:
             _stop_server(process, server_env)
             log_file.close()
+
+
+@contextmanager
+def _feeding_silence(server: PulseServer, sinks: Sequence[str]) -> Iterator[None]:
+    feeders: list[subprocess.Popen[bytes]] = []
+    try:
+        for sink in sinks:
+            with Path("/dev/zero").open("rb") as zeros:
+                feeders.append(
+                    subprocess.Popen(  # nosec B603 - fixed program path and arguments
+                        [_program("pacat"), "--playback", "-d", sink, *RAW_FORMAT, "--latency-msec=20"],
+                        env=server.client_env,
+                        stdin=zeros,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+        yield
+    finally:
+        for feeder in feeders:
+            feeder.terminate()
+            if not _wait_for_exit(feeder, STOP_TIMEOUT_S):
+                feeder.kill()
+                feeder.wait(STOP_TIMEOUT_S)
 
 
 def _isolated_env(root: Path) -> dict[str, str]:

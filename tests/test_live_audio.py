@@ -51,7 +51,7 @@ SPEAKER = "virtspeaker"
 def pulse() -> Iterator[PulseServer]:
     """A microphone sink and a separate speaker sink: JARVIS cannot hear itself."""
     with running_pulse_server(
-        [MICROPHONE, SPEAKER], default_sink=SPEAKER, default_source=f"{MICROPHONE}.monitor"
+        [MICROPHONE, SPEAKER], default_sink=SPEAKER, default_source=f"{MICROPHONE}.monitor", silent_sinks=[MICROPHONE]
     ) as server:
         yield server
 
@@ -59,7 +59,9 @@ def pulse() -> Iterator[PulseServer]:
 @pytest.fixture(scope="module")
 def shared_sink_pulse() -> Iterator[PulseServer]:
     """One sink for the speaker and, through its monitor, the microphone: JARVIS hears its own voice."""
-    with running_pulse_server([MICROPHONE], default_sink=MICROPHONE, default_source=f"{MICROPHONE}.monitor") as server:
+    with running_pulse_server(
+        [MICROPHONE], default_sink=MICROPHONE, default_source=f"{MICROPHONE}.monitor", silent_sinks=[MICROPHONE]
+    ) as server:
         yield server
 
 
@@ -172,15 +174,15 @@ def start_jarvis(tmp_path: Path) -> Iterator[Any]:
         jarvis.kill()
 
 
-def _write_request(path: Path, synthesizer: Synthesizer, request: str) -> None:
-    """Write "Hey Jarvis.", a short pause, ``request`` and 1.5 s of silence as a WAV file."""
+def _write_request(path: Path, synthesizer: Synthesizer, request: str, tail_s: float = 1.5) -> None:
+    """Write "Hey Jarvis.", a short pause, ``request`` and ``tail_s`` of silence as a WAV file."""
     recording = compose(
         [
             ("lead", silence(0.3)),
             ("wake", piper_speech(synthesizer, "Hey Jarvis.")),
             ("pause", silence(0.3)),
             ("request", piper_speech(synthesizer, request)),
-            ("tail", silence(1.5)),
+            ("tail", silence(tail_s)),
         ]
     )
     write_wav(path, recording.samples, SAMPLE_RATE_HZ)
@@ -238,30 +240,29 @@ def test_time_request_answered_aloud(
     assert _spoken_clock_digits(turn["reply"]) in _digits(spoken_back), (turn["reply"], spoken_back)
 
 
-def _wait_for_no_streams(server: PulseServer, timeout_s: float) -> tuple[list[str], list[str]]:
-    """Wait until the server has no recording or playback stream; return what is left."""
+def _wait_for_streams_closed(server: PulseServer, pid: int, timeout_s: float = 2.0) -> list[str]:
+    """Wait until the server lists no stream of process ``pid``; return those left at the timeout."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        left = server.source_outputs(), server.sink_inputs()
-        if left == ([], []) or time.monotonic() > deadline:
-            return left
+    while (left := server.streams_of(pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
+    return left
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("signum", "expected_code"), [(signal.SIGTERM, 0), (signal.SIGINT, 128 + signal.SIGINT)])
 def test_signal_stops_idle_assistant(pulse: PulseServer, start_jarvis: Any, signum: int, expected_code: int) -> None:
     jarvis = start_jarvis(pulse)
-    streams_while_running = (len(pulse.source_outputs()), len(pulse.sink_inputs()))
+    pid = jarvis.process.pid
+    streams_while_running = pulse.streams_of(pid)
 
     code = jarvis.stop(signum, STOP_TIMEOUT_S)
 
-    assert streams_while_running == (1, 1)
+    assert len(streams_while_running) == 2, streams_while_running
     assert code == expected_code, jarvis.diagnostics()
     assert "assistant_stopped" in jarvis.event_names()
     assert "microphone_closed" in jarvis.event_names()
     assert "speaker_closed" in jarvis.event_names()
-    assert _wait_for_no_streams(pulse, 2.0) == ([], [])
+    assert _wait_for_streams_closed(pulse, pid) == []
 
 
 @pytest.mark.timeout(90)
@@ -282,7 +283,7 @@ def test_sigterm_stops_assistant_mid_request(
     assert woke, jarvis.diagnostics()
     assert code == 0, jarvis.diagnostics()
     assert "assistant_stopped" in jarvis.event_names()
-    assert _wait_for_no_streams(pulse, 2.0) == ([], [])
+    assert _wait_for_streams_closed(pulse, jarvis.process.pid) == []
 
 
 @pytest.mark.timeout(90)
@@ -306,7 +307,30 @@ def test_sigterm_stops_assistant_mid_reply(
     assert code == 0, jarvis.diagnostics()
     assert "speaker_stopped" in jarvis.event_names()
     assert "assistant_stopped" in jarvis.event_names()
-    assert _wait_for_no_streams(pulse, 2.0) == ([], [])
+    assert _wait_for_streams_closed(pulse, jarvis.process.pid) == []
+
+
+@pytest.mark.timeout(90)
+def test_sigterm_cancels_turn_being_answered(
+    pulse: PulseServer, start_jarvis: Any, synthesizer: Synthesizer, tmp_path: Path
+) -> None:
+    request_path = tmp_path / "request.wav"
+    _write_request(request_path, synthesizer, "Who painted the Mona Lisa?")
+    jarvis = start_jarvis(pulse, JARVIS_LOG__LEVEL="debug")
+    player = pulse.play(request_path, MICROPHONE)
+    try:
+        request_ended = jarvis.wait_for_event("request_ended", PLAY_TIMEOUT_S)
+        code = jarvis.stop(signal.SIGTERM, STOP_TIMEOUT_S)
+    finally:
+        player.kill()
+        player.wait(5)
+
+    assert request_ended, jarvis.diagnostics()
+    assert code == 0, jarvis.diagnostics()
+    assert "turn_cancelled" in jarvis.event_names()
+    assert jarvis.turns == []
+    assert not [line for line in jarvis.other_stderr if "Traceback" in line or "exception" in line], jarvis.other_stderr
+    assert _wait_for_streams_closed(pulse, jarvis.process.pid) == []
 
 
 def _count_wake_phrases(samples: npt.NDArray[np.int16], model_store: ModelStore, settings: Settings) -> int:
