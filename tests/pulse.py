@@ -98,7 +98,8 @@ class PulseServer:
         """Start playing a WAV file into ``sink`` at real-time speed; the caller waits for the process.
 
         The low latency makes the null sink pass the audio on within tens of milliseconds, as a
-        microphone would. With PulseAudio's default buffer, the program heard it about two seconds late.
+        microphone would. With PulseAudio's default buffer, the first sound once reached the
+        monitor 1.5 s late, and paplay exited about a second after the end of the file.
         """
         return subprocess.Popen(  # nosec B603 - fixed program path and arguments
             [_program("paplay"), "-d", sink, "--latency-msec=40", str(wav_path)],
@@ -198,8 +199,8 @@ def running_pulse_server(
 
     Each sink in ``silent_sinks`` is fed digital silence all the time, so its monitor delivers
     samples at the pace of real time, as a microphone does. Without it, the monitor of an idle
-    null sink delivers almost nothing, and a stream opened on it heard the next sound about two
-    seconds late.
+    null sink delivers almost nothing: the listening program's audio clock stalls, and a stream
+    opened on it a second earlier heard the next sound 0.7 s late.
 
     Raises:
         RuntimeError: the server exited or did not respond to ``pactl info`` within ``READY_TIMEOUT_S``.
