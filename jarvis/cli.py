@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.resources import files
@@ -56,7 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--input", type=Path, metavar="WAV", help="read speech from this WAV file instead of the microphone"
     )
     run.add_argument(
-        "--output", type=Path, metavar="WAV", help="write every spoken reply into this WAV file instead of the speaker"
+        "--output",
+        type=Path,
+        metavar="WAV",
+        help="write every spoken reply into this WAV file instead of the speaker; with --input and no --output, "
+        "replies are only printed",
     )
     run.add_argument(
         "--demo",
@@ -130,6 +135,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `jarvis config show | head`): not an error.
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so the interpreter's final flush does not fail on the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def demo_recording() -> Path:
@@ -144,8 +159,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from jarvis.daemon import ServeResult, serve
     from jarvis.runtime import load_stages
 
+    if args.demo and args.input:
+        print("jarvis: --demo uses the bundled recording; drop --demo to use --input", file=sys.stderr)
+        return 2
     input_path: Path | None = demo_recording() if args.demo else args.input
-    output_path: Path | None = args.output or (DEMO_REPLY if args.demo and not args.input else None)
+    output_path: Path | None = args.output or (DEMO_REPLY if args.demo else None)
+    if output_path is not None and not output_path.parent.is_dir():
+        print(
+            f"jarvis: folder {output_path.parent} for --output not found; create it or choose another path",
+            file=sys.stderr,
+        )
+        return 2
+    if input_path is not None and output_path is None:
+        log.warning("replies_not_kept", input=str(input_path), hint="pass --output FILE.wav to keep spoken replies")
 
     def print_turn(turn: TurnResult) -> None:
         sys.stdout.write(json.dumps(turn.to_record()) + "\n")
@@ -198,6 +224,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 130
     if input_path is not None:
         log.info("recording_finished", input=str(input_path), turns=result.turns, output=str(output_path or ""))
+        if result.turns == 0:
+            print(f"jarvis: no request heard in {input_path} (no 'hey Jarvis' followed by speech)", file=sys.stderr)
         if output_path is not None and args.demo:
             print(f"jarvis: {result.turns} turn(s); spoken replies written to {output_path}", file=sys.stderr)
     return result.exit_code
@@ -218,6 +246,18 @@ def _check_live_devices(settings: AudioSettings, *, speaker: bool) -> None:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.text.strip():
+        print(
+            "jarvis: the request is empty; give the question as text, e.g. jarvis ask 'what time is it'",
+            file=sys.stderr,
+        )
+        return 2
+    if args.output is not None and not args.output.parent.is_dir():
+        print(
+            f"jarvis: folder {args.output.parent} for --output not found; create it or choose another path",
+            file=sys.stderr,
+        )
+        return 2
     if args.cloud:
         from jarvis.cloud.ask import ask_cloud
 

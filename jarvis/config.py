@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSetti
 from jarvis.cloud.config import CloudSettings
 from jarvis.cloud.keys import check_no_plaintext_keys
 from jarvis.errors import ConfigError
+from jarvis.redaction import redact_text
 
 APP_NAME = "jarvis"
 
@@ -222,11 +223,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def describe_validation_error(err: ValidationError, source: str) -> str:
     """Turn a pydantic error into lines that name each field and what it accepts."""
     lines = [f"invalid settings in {source}:"]
-    for issue in err.errors(include_url=False, include_input=False):
+    for issue in err.errors(include_url=False):
         field = ".".join(str(part) for part in issue["loc"])
+        value = issue.get("input")
+        # Show the rejected value only when it is short and scalar, with anything key-shaped removed.
+        got = ""
+        if isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= 40):
+            got = f" (got {redact_text(str(value))!r})"
         description = _field_description(issue["loc"])
         hint = f" [{description}]" if description else ""
-        lines.append(f"  {field}: {issue['msg']}{hint}")
+        lines.append(f"  {field}: {issue['msg']}{got}{hint}")
     lines.append("Fix the values above in the config file or the JARVIS_* environment variable and try again.")
     return "\n".join(lines)
 

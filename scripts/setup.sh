@@ -72,9 +72,18 @@ install_python_packages() {
     if [[ "$(uname -m)" == "x86_64" && -z "${CMAKE_ARGS:-}" ]]; then
         export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
     fi
+    # Skip pip when the project's dependency list has not changed since the last install.
+    local stamp=.venv/.jarvis-installed
+    local digest
+    digest="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$digest" ]] && .venv/bin/python -c 'import jarvis' 2>/dev/null; then
+        log "Python packages are up to date"
+        return
+    fi
     log "installing Python packages (the first run compiles llama.cpp: several minutes)"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e '.[dev]'
+    echo "$digest" >"$stamp"
 }
 
 install_system_packages

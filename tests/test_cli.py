@@ -117,3 +117,46 @@ def test_run_demo_prints_turns_and_writes_replies(tmp_path: Path) -> None:
     samples, _ = read_wav(output)
     assert samples.shape[0] > 0
     assert '"event": "turn_finished"' in completed.stderr
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_ask_empty_request_rejected(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    assert main(["ask", text]) == 2
+    assert "the request is empty" in capsys.readouterr().err
+
+
+def test_run_demo_with_input_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--demo", "--input", str(tmp_path / "x.wav")]) == 2
+    assert "drop --demo" in capsys.readouterr().err
+
+
+def test_output_in_missing_folder_rejected_early(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "missing" / "reply.wav"
+    assert main(["run", "--demo", "--output", str(target)]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["ask", "what time is it", "--output", str(target)]) == 2
+
+
+def test_run_silence_says_nothing_heard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jarvis.audio.wav import write_wav
+
+    quiet = tmp_path / "quiet.wav"
+    write_wav(quiet, np.zeros(16_000 * 3, dtype=np.int16), 16_000)
+    assert main(["run", "--input", str(quiet)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no request heard" in captured.err
+
+
+def test_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
+    """`jarvis config show | head -1` ends quietly when head stops reading."""
+    completed = subprocess.run(
+        ["/bin/bash", "-c", f"'{JARVIS}' config show | head -c 1 >/dev/null; exit ${{PIPESTATUS[0]}}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)},
+        check=False,
+    )
+    assert "Traceback" not in completed.stderr
+    assert completed.returncode == 0

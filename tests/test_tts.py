@@ -32,7 +32,8 @@ def test_numbers_and_units_spoken_as_words(synthesizer: Synthesizer, transcriber
     assert audio is not None
     speech = trim_silence(resample(audio.samples, audio.sample_rate_hz, SAMPLE_RATE_HZ).astype(np.int16))
     words = normalise_words(transcriber.transcribe(speech).text)
-    assert "kilomet" in words
+    # Piper's sampling varies, and Whisper writes the unit either way.
+    assert "kilomet" in words or "km" in words.split()
     assert "20" in words or "twenty" in words
     assert "dollars" in words or "$" in transcriber.transcribe(speech).text
 

@@ -10,6 +10,7 @@ template in its metadata is prompted through that template instead.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -88,9 +89,11 @@ class LlamaCppModel:
         if self._llama is not None:
             return
         try:
+            import llama_cpp
             from llama_cpp import Llama
         except ImportError as err:
             raise ModelError(f"llama-cpp-python is not installed ({err}); run the set-up script again") from err
+        _route_native_logs(llama_cpp)
         try:
             self._llama = Llama(
                 model_path=str(self._model_path),
@@ -103,7 +106,7 @@ class LlamaCppModel:
             raise ModelError(f"local model {self._model_path} failed to load: {err}") from err
         self._style = self._choose_style(self._llama.metadata)
         self._warm_up()
-        log.info("local_model_loaded", path=str(self._model_path), prompt_style=self._style)
+        log.debug("local_model_loaded", path=str(self._model_path), prompt_style=self._style)
 
     def _warm_up(self) -> None:
         """Evaluate the fixed prompt prefix once, so the first question only pays for its own tokens.
@@ -244,6 +247,25 @@ class OpenAICompatibleModel:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+# The callback object must outlive every model, so it is kept at module level.
+_native_log_callbacks: list[Any] = []
+
+
+def _route_native_logs(llama_cpp: Any) -> None:
+    """Send llama.cpp's own messages to the debug log instead of printing them on stderr."""
+    if _native_log_callbacks:
+        return
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def forward(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+        message = text.decode("utf-8", errors="replace").strip()
+        if message:
+            log.debug("llama_cpp_message", level=level, message=message)
+
+    _native_log_callbacks.append(forward)
+    llama_cpp.llama_log_set(forward, ctypes.c_void_p(0))
 
 
 def _one_line(text: str) -> str:

@@ -61,6 +61,10 @@ def keys_set(
 ) -> int:
     """Prompt for a key without echo and store it in the keyring."""
     out = out or sys.stdout
+    if store is None and not secure_backends():
+        # Say so before the user types a key that could not be stored.
+        print(f"jarvis: {no_secure_keyring_message()}", file=sys.stderr)
+        return 1
     store = store or KeyStore.from_environment()
     provider: str = args.provider
     try:

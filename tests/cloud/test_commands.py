@@ -241,3 +241,18 @@ def test_usage_with_empty_ledger(ledger: BudgetLedger) -> None:
     out = io.StringIO()
     show_usage(parser().parse_args(["usage"]), Settings(), ledger=ledger, out=out)
     assert "No cloud usage in the last 7 day(s)." in out.getvalue()
+
+
+def test_keys_set_without_secure_keyring_asks_nothing(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """With no secure keyring the user is told before typing a key that could not be stored."""
+    import argparse
+
+    from jarvis.cloud import commands
+    from jarvis.config import Settings
+
+    def fail_prompt(_prompt: str) -> str:
+        raise AssertionError("the key prompt must not be shown")
+
+    monkeypatch.setattr(commands, "secure_backends", list)
+    assert commands.keys_set(argparse.Namespace(provider="openai"), Settings(), read_secret=fail_prompt) == 1
+    assert "no secure keyring" in capsys.readouterr().err
