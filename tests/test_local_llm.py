@@ -58,7 +58,7 @@ async def test_time_cap_stops_generation(gemma_path) -> None:
         await model.aclose()
     assert model.last_stats is not None
     assert model.last_stats.stopped_by == "time_cap"
-    assert model.last_stats.tokens == 1
+    assert model.last_stats.tokens <= 1
 
 
 @pytest.mark.asyncio
@@ -119,3 +119,25 @@ async def test_unreachable_server_is_answer_error() -> None:
             await _collect(model.stream("hello"))
     finally:
         await model.aclose()
+
+
+@pytest.mark.asyncio
+async def test_cancel_during_prompt_evaluation(gemma_path) -> None:
+    """A stop while llama.cpp reads a long prompt interrupts it, and the model still answers afterwards."""
+    model = LlamaCppModel(gemma_path, LlmSettings(temperature=0.0))
+    long_question = "Please summarise this: " + "the quick brown fox jumps over the lazy dog " * 80
+    try:
+        await model.load()
+        task = asyncio.create_task(_collect(model.stream(long_question)))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert model.last_stats is not None
+        assert model.last_stats.stopped_by == "cancelled"
+        assert model.last_stats.tokens == 0
+
+        answer = await _collect(model.stream("Who painted the Mona Lisa?"))
+    finally:
+        await model.aclose()
+    assert "vinci" in answer.lower(), model.last_stats

@@ -70,6 +70,11 @@ class LlamaCppModel:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jarvis-llm")
         self._llama: Any = None
         self._style: PromptStyle = "completion"
+        # Read by llama.cpp's abort callback between graph steps, so a stop or the time cap
+        # also interrupts a long prompt evaluation, not only the gaps between tokens.
+        self._cancelled = threading.Event()
+        self._deadline = float("inf")
+        self._abort_callback: Any = None
         self.last_stats: GenerationStats | None = None
 
     @classmethod
@@ -104,6 +109,8 @@ class LlamaCppModel:
             )
         except (ValueError, RuntimeError, OSError) as err:
             raise ModelError(f"local model {self._model_path} failed to load: {err}") from err
+        self._abort_callback = llama_cpp.ggml_abort_callback(lambda _data: self._should_abort())
+        llama_cpp.llama_set_abort_callback(self._llama.ctx, self._abort_callback, None)
         self._style = self._choose_style(self._llama.metadata)
         self._warm_up()
         log.debug("local_model_loaded", path=str(self._model_path), prompt_style=self._style)
@@ -117,6 +124,9 @@ class LlamaCppModel:
         if self._style == "completion":
             prompt = _FEW_SHOT.format(system=self._settings.system_prompt, question="Hello.")
             self._llama.create_completion(prompt, max_tokens=1, temperature=0.0)
+
+    def _should_abort(self) -> bool:
+        return self._cancelled.is_set() or time.monotonic() >= self._deadline
 
     def _choose_style(self, metadata: dict[str, str]) -> PromptStyle:
         if self._settings.prompt_style != "auto":
@@ -155,21 +165,30 @@ class LlamaCppModel:
         first_token_s: float | None = None
         tokens = 0
         stopped_by: Literal["stop", "token_cap", "time_cap", "cancelled"] = "stop"
-        for delta, finish_reason in self._raw_stream(question):
-            if finish_reason == "length":
-                stopped_by = "token_cap"
-            if not delta:
-                continue
-            tokens += 1
-            if first_token_s is None:
-                first_token_s = time.monotonic() - started
-            yield delta
-            if cancelled.is_set():
-                stopped_by = "cancelled"
-                break
-            if time.monotonic() >= deadline:
-                stopped_by = "time_cap"
-                break
+        self._cancelled, self._deadline = cancelled, deadline
+        try:
+            for delta, finish_reason in self._raw_stream(question):
+                if finish_reason == "length":
+                    stopped_by = "token_cap"
+                if not delta:
+                    continue
+                tokens += 1
+                if first_token_s is None:
+                    first_token_s = time.monotonic() - started
+                yield delta
+                if cancelled.is_set():
+                    stopped_by = "cancelled"
+                    break
+                if time.monotonic() >= deadline:
+                    stopped_by = "time_cap"
+                    break
+        except RuntimeError:
+            # llama.cpp reports an aborted evaluation as a failed decode.
+            if not self._should_abort():
+                raise
+            stopped_by = "cancelled" if cancelled.is_set() else "time_cap"
+        finally:
+            self._deadline = float("inf")
         self.last_stats = GenerationStats(tokens, first_token_s, time.monotonic() - started, stopped_by)
 
     def _raw_stream(self, question: str) -> Iterator[tuple[str, str | None]]:
