@@ -96,17 +96,25 @@ class RequestSpec:
         return f"espeak {self.words_per_minute} wpm"
 
 
+NOISE_LABEL = "white noise"
+
+
 @dataclass(frozen=True, slots=True)
 class NegativeSpec:
     """A recording without the wake word: speech (``text``) or white noise (``text`` empty)."""
 
-    label: str
     text: str
     voice: Voice
     noise_dbfs: float
     duration_s: float = 0.0
     length_scale: float = 1.0
     seed: int = 0
+
+    @property
+    def label(self) -> str:
+        if not self.text:
+            return f"{NOISE_LABEL} at {self.noise_dbfs:g} dBFS"
+        return f"{self.text} ({self.voice})"
 
 
 FULL_REQUESTS = (
@@ -126,14 +134,14 @@ FULL_REQUESTS = (
 QUICK_REQUESTS = (FULL_REQUESTS[0], FULL_REQUESTS[1], FULL_REQUESTS[5])
 
 FULL_NEGATIVES = (
-    NegativeSpec("lights", "Please turn on the kitchen lights and close the blinds.", "piper", -60.0, seed=21),
-    NegativeSpec("travis", "Hey Travis, are you coming to the party tonight?", "piper", -55.0, seed=22),
-    NegativeSpec("marvin", "Jarring travels are hard work, said Marvin.", "piper", -50.0, length_scale=0.9, seed=23),
-    NegativeSpec("harvest", "Hey, jars of jam from the harvest are in the service room.", "piper", -60.0, seed=24),
-    NegativeSpec("garvey", "Hey Garvey, did the jury reach a verdict?", "piper", -50.0, length_scale=1.15, seed=25),
-    NegativeSpec("jeremy", "Hey Jeremy, have you seen my glasses?", "espeak", -60.0, seed=26),
-    NegativeSpec("noise -40 dBFS", "", "piper", -40.0, duration_s=15.0, seed=27),
-    NegativeSpec("noise -25 dBFS", "", "piper", -25.0, duration_s=15.0, seed=28),
+    NegativeSpec("Please turn on the kitchen lights and close the blinds.", "piper", -60.0, seed=21),
+    NegativeSpec("Hey Travis, are you coming to the party tonight?", "piper", -55.0, seed=22),
+    NegativeSpec("Jarring travels are hard work, said Marvin.", "piper", -50.0, length_scale=0.9, seed=23),
+    NegativeSpec("Hey, jars of jam from the harvest are in the service room.", "piper", -60.0, seed=24),
+    NegativeSpec("Hey Garvey, did the jury reach a verdict?", "piper", -50.0, length_scale=1.15, seed=25),
+    NegativeSpec("Hey Jeremy, have you seen my glasses?", "espeak", -60.0, seed=26),
+    NegativeSpec("", "piper", -40.0, duration_s=15.0, seed=27),
+    NegativeSpec("", "piper", -25.0, duration_s=15.0, seed=28),
 )
 QUICK_NEGATIVES = (FULL_NEGATIVES[1], FULL_NEGATIVES[6])
 
@@ -171,9 +179,42 @@ class WakeCount:
 
 
 @dataclass(frozen=True, slots=True)
+class CpuReading:
+    """Wall-clock time, this process's CPU time and the whole machine's busy and stolen CPU time, in seconds."""
+
+    wall_s: float
+    own_cpu_s: float
+    machine_busy_s: float
+    machine_steal_s: float
+
+    @classmethod
+    def now(cls) -> CpuReading:
+        busy_s, steal_s = machine_cpu_s()
+        return cls(time.monotonic(), time.process_time(), busy_s, steal_s)
+
+    def contention_since(self, before: CpuReading) -> Contention:
+        """Return the average cores other processes used, and the hypervisor took, since ``before``."""
+        wall_s = self.wall_s - before.wall_s
+        others_s = (self.machine_busy_s - before.machine_busy_s) - (self.own_cpu_s - before.own_cpu_s)
+        return Contention(max(0.0, others_s / wall_s), (self.machine_steal_s - before.machine_steal_s) / wall_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Contention:
+    """Average cores kept busy by other processes, and stolen by the hypervisor, over a phase (NaN if unknown)."""
+
+    other_cores: float
+    steal_cores: float
+
+    def describe(self) -> str:
+        return f"{self.other_cores:.2f} cores used by other processes, {self.steal_cores:.2f} stolen"
+
+
+@dataclass(frozen=True, slots=True)
 class IdleUsage:
     listened_s: float
     cpu_s: float
+    contention: Contention
 
     @property
     def cpu_percent(self) -> float:
@@ -195,7 +236,10 @@ class MemoryUsage:
 
     loaded: ResidentMemory
     listening: ResidentMemory
-    peak_rss_mb: float
+    peak_loading_mb: float
+    peak_answering_mb: float
+    peak_answering_only: bool
+    """Whether the peak was reset before the requests; if not, ``peak_answering_mb`` covers the whole run."""
 
 
 class PaceClock:
@@ -336,10 +380,10 @@ async def measure_idle(stages: Stages, settings: Settings, duration_s: float, fo
     """Listen to a quiet room (white noise at -70 dBFS) at real time and return the process CPU time spent."""
     path = folder / "quiet.wav"
     await asyncio.to_thread(write_wav, path, noise(duration_s, -70.0, seed=99), SAMPLE_RATE_HZ)
-    cpu_before = time.process_time()
-    wall_before = time.monotonic()
+    before = CpuReading.now()
     await listen_paced(stages, settings, path, lambda _turn: None, 0.0)
-    return IdleUsage(time.monotonic() - wall_before, time.process_time() - cpu_before)
+    after = CpuReading.now()
+    return IdleUsage(after.wall_s - before.wall_s, after.own_cpu_s - before.own_cpu_s, after.contention_since(before))
 
 
 # ---------------------------------------------------------------- unpaced measurements
@@ -440,6 +484,18 @@ def load_average() -> str:
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
+def machine_cpu_s() -> tuple[float, float]:
+    """Return the CPU time all cores ran tasks, and lost to the hypervisor, since boot (NaN without /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return math.nan, math.nan
+    # The first line is "cpu user nice system idle iowait irq softirq steal ...", in clock ticks.
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields[1:9])
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / ticks_per_s, steal / ticks_per_s
+
+
 def machine_summary() -> str:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (
@@ -464,9 +520,25 @@ def resident_memory() -> ResidentMemory:
 
 
 def peak_rss_mb() -> float:
+    """Return the peak resident set size since start, or since :func:`reset_peak_rss` succeeded, in MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports kilobytes, macOS bytes.
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset the peak resident set size to the current one (Linux 4.0 and later); return whether it worked."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
 
 
 # ---------------------------------------------------------------- tables
@@ -510,7 +582,7 @@ def latency_rows(turns: Sequence[PacedTurn]) -> list[list[str]]:
         ("endpoint delay, after VAD speech end", pick(latency("endpoint_s")), None),
         ("endpoint delay, after true speech end", pick(lambda t: t.endpoint_true_s), None),
         ("STT wait after endpoint", pick(latency("stt_s")), None),
-        ("first token after transcript", pick(latency("first_token_s")), None),
+        ("first token after transcript, local model", pick(latency("first_token_s"), "local"), None),
         ("first audio after endpoint", pick(latency("first_audio_s")), None),
         ("voice-to-voice, all", pick(lambda t: t.voice_to_voice_s), VOICE_TO_VOICE_TARGET_S),
         ("voice-to-voice, skill route", pick(lambda t: t.voice_to_voice_s, "skill"), VOICE_TO_VOICE_TARGET_S),
@@ -536,6 +608,7 @@ def resource_rows(idle: IdleUsage, memory: MemoryUsage, load_s: float) -> list[l
             status(cpu < IDLE_CPU_TARGET_PERCENT),
         ],
         ["resident memory, models loaded (MB)", f"{memory.loaded.rss_mb:.0f}", "–", "–"],
+        ["peak resident memory while loading (MB)", f"{memory.peak_loading_mb:.0f}", "–", "–"],
         [
             "resident memory while listening (MB)",
             f"{memory.listening.rss_mb:.0f}",
@@ -549,10 +622,10 @@ def resource_rows(idle: IdleUsage, memory: MemoryUsage, load_s: float) -> list[l
             "–",
         ],
         [
-            "peak resident memory, whole run (MB)",
-            f"{memory.peak_rss_mb:.0f}",
+            "peak resident memory while answering (MB)" if memory.peak_answering_only else "peak resident memory (MB)",
+            f"{memory.peak_answering_mb:.0f}",
             f"< {RSS_TARGET_MB:g}",
-            status(memory.peak_rss_mb < RSS_TARGET_MB),
+            status(memory.peak_answering_mb < RSS_TARGET_MB),
         ],
         ["model load time (s)", f"{load_s:.1f}", "–", "–"],
     ]
@@ -561,8 +634,8 @@ def resource_rows(idle: IdleUsage, memory: MemoryUsage, load_s: float) -> list[l
 def wake_rows(positives: Sequence[WakeCount], negatives: Sequence[WakeCount]) -> list[list[str]]:
     hits = sum(count.hit for count in positives)
     extra = sum(count.extra for count in positives)
-    speech = [count for count in negatives if not count.label.startswith("noise")]
-    noisy = [count for count in negatives if count.label.startswith("noise")]
+    speech = [count for count in negatives if not count.label.startswith(NOISE_LABEL)]
+    noisy = [count for count in negatives if count.label.startswith(NOISE_LABEL)]
 
     def false_wakes(counts: Sequence[WakeCount]) -> list[str]:
         duration_s = sum(count.duration_s for count in counts)
@@ -630,6 +703,18 @@ def detail_rows(turns: Sequence[PacedTurn]) -> list[list[str]]:
     return rows
 
 
+def negative_rows(negatives: Sequence[WakeCount]) -> list[list[str]]:
+    return [
+        [
+            count.label,
+            f"{count.duration_s:.1f}",
+            ", ".join(f"{at_s:.2f}" for at_s in count.detections_s) or "none",
+            f"{count.max_score:.3f}",
+        ]
+        for count in negatives
+    ]
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -662,6 +747,7 @@ async def run_benchmark(args: argparse.Namespace, settings: Settings) -> str:
     stages = await load_stages(settings)
     load_s = time.monotonic() - started
     memory_loaded = resident_memory()
+    peak_loading_mb = peak_rss_mb()
     try:
         with tempfile.TemporaryDirectory(prefix="jarvis-bench-") as folder_name:
             folder = Path(folder_name)
@@ -676,11 +762,16 @@ async def run_benchmark(args: argparse.Namespace, settings: Settings) -> str:
             negatives = [await asyncio.to_thread(generate_negative, stages, spec) for spec in negative_specs]
 
             turns: list[PacedTurn] = []
+            # The benchmark's own speech generation above is not part of the assistant's peak.
+            peak_reset = reset_peak_rss()
+            requests_before = CpuReading.now()
             for index, request in enumerate(requests, start=1):
                 note(
                     f"request {index}/{len(requests)} at real time: {request.spec.text!r} ({request.spec.voice_label})"
                 )
                 turns.append(await run_request(stages, settings, request, folder))
+            requests_contention = CpuReading.now().contention_since(requests_before)
+            peak_answering_mb = peak_rss_mb()
 
         note("counting wake word detections")
         positives, negatives_counted, wake_ms = await asyncio.to_thread(
@@ -693,7 +784,7 @@ async def run_benchmark(args: argparse.Namespace, settings: Settings) -> str:
     finally:
         await stages.aclose()
 
-    memory = MemoryUsage(memory_loaded, memory_listening, peak_rss_mb())
+    memory = MemoryUsage(memory_loaded, memory_listening, peak_loading_mb, peak_answering_mb, peak_reset)
     return render(
         requests=turns,
         idle=idle,
@@ -703,6 +794,7 @@ async def run_benchmark(args: argparse.Namespace, settings: Settings) -> str:
         negatives=negatives_counted,
         components=component_rows(stt_s, tts_s, wake_ms),
         load_before=load_before,
+        requests_contention=requests_contention,
     )
 
 
@@ -741,6 +833,7 @@ def render(
     negatives: Sequence[WakeCount],
     components: list[list[str]],
     load_before: str,
+    requests_contention: Contention,
 ) -> str:
     answered = sum(1 for t in requests if t.turn is not None and t.turn_count == 1)
     expected = sum(1 for t in requests if t.turn is not None and t.turn.route == t.spec.expected_route)
@@ -749,6 +842,8 @@ def render(
         f"JARVIS voice pipeline benchmark, {when}",
         machine_summary(),
         f"load average (1 / 5 / 15 min): {load_before} at start, {load_average()} at end",
+        f"contention from /proc/stat: {idle.contention.describe()} while idle CPU was measured; "
+        f"{requests_contention.describe()} while the requests ran",
         "",
         f"Latency, local route, paced at real time: {answered}/{len(requests)} requests answered with one turn, "
         f"{expected} on the expected route. Seconds.",
@@ -768,6 +863,9 @@ def render(
             ["#", "voice", "noise dBFS", "request", "heard", "route", "wake delay", "endpoint", "v2v", "reply"],
             detail_rows(requests),
         ),
+        "",
+        "Recordings without the wake word",
+        table(["recording", "audio s", "detections at (s)", "max score"], negative_rows(negatives)),
     ]
     return "\n".join(sections)
 
