@@ -1,15 +1,15 @@
 """Measure the local voice pipeline on generated requests and print the results as tables.
 
-Run it with ``.venv/bin/python scripts/bench_voice.py`` (about four minutes on
-two cores) or with ``--quick`` for a smoke run of three requests. It only
-measures and prints; no figure is checked. docs/benchmarks.md explains every
-row and records a run.
+Run it with ``.venv/bin/python scripts/bench_voice.py`` (about three and a
+half minutes on two otherwise idle cores) or with ``--quick`` for a smoke run
+of three requests. It only measures and prints; no figure is checked.
+docs/benchmarks.md explains every row and records a run.
 
 Phases, all in one process and on the real models:
 
 1. Load every model as ``jarvis run`` does and read the resident memory.
-2. Listen to silence paced at real time; process CPU time over wall time is
-   the idle CPU share.
+2. Listen to a quiet room (white noise at -70 dBFS) paced at real time;
+   process CPU time over wall time is the idle CPU share.
 3. Generate requests ("Hey Jarvis" and a question) with Piper at several
    speeds and eSpeak NG, with white noise mixed in, at fixed seeds.
 4. Play each request through ``WavFileSource(realtime=True)``, as a microphone
@@ -29,6 +29,7 @@ import platform
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -215,6 +216,8 @@ class IdleUsage:
     listened_s: float
     cpu_s: float
     contention: Contention
+    busiest_threads: tuple[tuple[str, float], ...]
+    """The threads that used the most CPU time while listening, as (name, seconds)."""
 
     @property
     def cpu_percent(self) -> float:
@@ -340,9 +343,17 @@ def new_assistant(stages: Stages, settings: Settings, sink: NullSink) -> Assista
 
 
 async def listen_paced(
-    stages: Stages, settings: Settings, path: Path, on_turn: Callable[[TurnResult], None], tail_s: float
+    stages: Stages,
+    settings: Settings,
+    path: Path,
+    on_turn: Callable[[TurnResult], None],
+    tail_s: float,
+    before_close: Callable[[], None] | None = None,
 ) -> tuple[PaceClock, FirstPlaySink]:
-    """Run a fresh assistant over ``path`` at real time, as a live microphone would feed it."""
+    """Run a fresh assistant over ``path`` at real time, as a live microphone would feed it.
+
+    ``before_close`` runs after the source ends and before the assistant's worker threads stop.
+    """
     source = PaceClock(WavFileSource(path, realtime=True, tail_silence_s=tail_s))
     await source.load()
     sink = FirstPlaySink()
@@ -350,6 +361,8 @@ async def listen_paced(
     try:
         # A microphone keeps delivering while a turn runs, so turns are not awaited frame by frame.
         await assistant.run(source, on_turn, wait_for_turns=False)
+        if before_close is not None:
+            before_close()
     finally:
         await assistant.aclose()
         await source.aclose()
@@ -380,10 +393,40 @@ async def measure_idle(stages: Stages, settings: Settings, duration_s: float, fo
     """Listen to a quiet room (white noise at -70 dBFS) at real time and return the process CPU time spent."""
     path = folder / "quiet.wav"
     await asyncio.to_thread(write_wav, path, noise(duration_s, -70.0, seed=99), SAMPLE_RATE_HZ)
+    threads_before = thread_cpu_s()
+    by_thread: dict[str, float] = {}
+
+    def read_threads() -> None:
+        names = {thread.native_id: f"thread {thread.name}" for thread in threading.enumerate()}
+        for thread_id, cpu_s in thread_cpu_s().items():
+            name = names.get(thread_id, "threads of native libraries")
+            by_thread[name] = by_thread.get(name, 0.0) + cpu_s - threads_before.get(thread_id, 0.0)
+
     before = CpuReading.now()
-    await listen_paced(stages, settings, path, lambda _turn: None, 0.0)
+    await listen_paced(stages, settings, path, lambda _turn: None, 0.0, before_close=read_threads)
     after = CpuReading.now()
-    return IdleUsage(after.wall_s - before.wall_s, after.own_cpu_s - before.own_cpu_s, after.contention_since(before))
+    busiest = tuple(sorted(by_thread.items(), key=lambda item: item[1], reverse=True)[:3])
+    return IdleUsage(
+        after.wall_s - before.wall_s, after.own_cpu_s - before.own_cpu_s, after.contention_since(before), busiest
+    )
+
+
+def thread_cpu_s() -> dict[int, float]:
+    """Return the CPU time of each thread of this process by native thread id, from /proc (empty elsewhere)."""
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    times: dict[int, float] = {}
+    try:
+        tasks = list(Path("/proc/self/task").iterdir())
+    except OSError:
+        return times
+    for task in tasks:
+        try:
+            # Fields after the parenthesised name: state is the 1st, utime the 12th and stime the 13th.
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        times[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks_per_s
+    return times
 
 
 # ---------------------------------------------------------------- unpaced measurements
@@ -553,7 +596,9 @@ def seconds(value: float | None) -> str:
 
 
 def status(met: bool | None) -> str:
-    return "n/a" if met is None else ("met" if met else "missed")
+    if met is None:
+        return "n/a"
+    return "met" if met else "missed"
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -607,6 +652,10 @@ def resource_rows(idle: IdleUsage, memory: MemoryUsage, load_s: float) -> list[l
             f"< {IDLE_CPU_TARGET_PERCENT:g}",
             status(cpu < IDLE_CPU_TARGET_PERCENT),
         ],
+        *(
+            [f"  of which {name}", f"{100.0 * cpu_s / idle.listened_s:.1f}", "–", "–"]
+            for name, cpu_s in idle.busiest_threads
+        ),
         ["resident memory, models loaded (MB)", f"{memory.loaded.rss_mb:.0f}", "–", "–"],
         ["peak resident memory while loading (MB)", f"{memory.peak_loading_mb:.0f}", "–", "–"],
         [
@@ -728,8 +777,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Measure the local voice pipeline on generated requests.")
     parser.add_argument("--quick", action="store_true", help="3 requests and 15 s of idle listening, for a smoke run")
     parser.add_argument("--idle-s", type=float, help="seconds of idle listening (default 60, or 15 with --quick)")
-    parser.add_argument("--config", type=Path, help="settings file (TOML); default: built-in defaults")
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--config", type=Path, help="settings file (TOML); default: built-in defaults and JARVIS_* variables"
+    )
+    parser.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="lowest log level written"
+    )
     args = parser.parse_args(argv)
     if args.idle_s is not None and args.idle_s <= 0:
         parser.error(f"--idle-s must be positive, got {args.idle_s}")
