@@ -43,6 +43,7 @@ import numpy.typing as npt
 from jarvis.assistant import Assistant, TurnResult
 from jarvis.audio import SAMPLE_RATE_HZ, AudioFrame, Framer, NullSink, WavFileSource, write_wav
 from jarvis.config import Settings, load_settings
+from jarvis.errors import ConfigError
 from jarvis.logging import configure_logging
 from jarvis.runtime import Stages, load_stages
 from jarvis.sentences import split_sentences
@@ -767,6 +768,16 @@ def negative_rows(negatives: Sequence[WakeCount]) -> list[list[str]]:
 # ---------------------------------------------------------------- main
 
 
+def settings_summary(settings: Settings) -> str:
+    """Return the settings that shape the figures most, for the report header."""
+    endpoint, llm = settings.endpoint, settings.llm
+    return (
+        f"settings: endpoint.end_silence_s={endpoint.end_silence_s:g}, "
+        f"endpoint.early_transcription_s={endpoint.early_transcription_s:g}, stt.threads={settings.stt.threads} "
+        f"(0 = one per core, at most 4), llm.threads={llm.threads}, llm.model={llm.model or 'bundled'}"
+    )
+
+
 def note(message: str) -> None:
     """Write a progress line to stderr, keeping stdout for the tables."""
     sys.stderr.write(f"bench_voice: {message}\n")
@@ -778,7 +789,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="3 requests and 15 s of idle listening, for a smoke run")
     parser.add_argument("--idle-s", type=float, help="seconds of idle listening (default 60, or 15 with --quick)")
     parser.add_argument(
-        "--config", type=Path, help="settings file (TOML); default: built-in defaults and JARVIS_* variables"
+        "--config",
+        type=Path,
+        help="settings file (TOML); default: the user's file as for `jarvis`, then JARVIS_* variables",
     )
     parser.add_argument(
         "--log-level", default="warning", choices=["debug", "info", "warning", "error"], help="lowest log level written"
@@ -848,6 +861,7 @@ async def run_benchmark(args: argparse.Namespace, settings: Settings) -> str:
         components=component_rows(stt_s, tts_s, wake_ms),
         load_before=load_before,
         requests_contention=requests_contention,
+        settings=settings,
     )
 
 
@@ -887,6 +901,7 @@ def render(
     components: list[list[str]],
     load_before: str,
     requests_contention: Contention,
+    settings: Settings,
 ) -> str:
     answered = sum(1 for t in requests if t.turn is not None and t.turn_count == 1)
     expected = sum(1 for t in requests if t.turn is not None and t.turn.route == t.spec.expected_route)
@@ -894,6 +909,7 @@ def render(
     sections = [
         f"JARVIS voice pipeline benchmark, {when}",
         machine_summary(),
+        settings_summary(settings),
         f"load average (1 / 5 / 15 min): {load_before} at start, {load_average()} at end",
         f"contention from /proc/stat: {idle.contention.describe()} while idle CPU was measured; "
         f"{requests_contention.describe()} while the requests ran",
@@ -926,8 +942,13 @@ def render(
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.log_level, "console")
-    settings = load_settings(args.config) if args.config else Settings()
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as err:
+        sys.stderr.write(f"bench_voice: {err}\n")
+        return 2
     note(machine_summary())
+    note(settings_summary(settings))
     note(f"load average (1 / 5 / 15 min): {load_average()}")
     report = asyncio.run(run_benchmark(args, settings))
     sys.stdout.write(report + "\n")
