@@ -231,7 +231,9 @@ class Assistant:
         speech_end_s = endpointer.last_speech_end_s
         if after_s <= 0 or endpointer.trailing_silence_s < after_s or speech_end_s is None:
             return early
-        if early is not None and early.speech_end_s == speech_end_s:
+        if early is not None and (early.speech_end_s == speech_end_s or not early.future.done()):
+            # Either this pause is already being transcribed, or an earlier one still is: queueing
+            # more work on the single speech thread would only delay the final transcript.
             return early
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._stt_thread, self._transcriber.transcribe, endpointer.request_audio_so_far())

@@ -89,7 +89,7 @@ class EndpointSettings(_Section):
         description="Time after the wake word with no speech before the turn is dropped, in seconds.",
     )
     early_transcription_s: float = Field(
-        0.25,
+        0.16,
         ge=0,
         le=5,
         description=(
@@ -149,7 +149,12 @@ class LlmSettings(_Section):
     context_tokens: int = Field(
         1024, ge=256, le=32768, description="Context window allocated for the model, in tokens."
     )
-    threads: int = Field(2, ge=1, le=64, description="CPU threads for generation.")
+    threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="CPU threads for generation; 1 keeps answers fast when other work needs a core too.",
+    )
     system_prompt: str = Field(
         "You are JARVIS, a helpful voice assistant. Answer in one or two short spoken sentences.",
         max_length=2000,
