@@ -10,6 +10,8 @@ itself.
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ class WakeWordDetector:
     """
 
     def __init__(self, model_path: Path, melspectrogram_path: Path, embedding_path: Path) -> None:
+        _skip_verifier_training_import()
         try:
             from openwakeword.model import Model
         except ImportError as err:
@@ -70,6 +73,26 @@ class WakeWordDetector:
     def reset(self) -> None:
         """Forget the score history so a detection does not linger into the next frames."""
         self._model.reset()
+
+
+def _skip_verifier_training_import() -> None:
+    """Keep openWakeWord's package import from loading its verifier-training module.
+
+    openwakeword 0.5.1's ``__init__`` imports ``custom_verifier_model`` only to re-export a
+    training helper, and that module pulls in SciPy and scikit-learn: about 80 MB of resident
+    memory that detection never uses. A placeholder module stands in for it, so importing the
+    real one later (to train a verifier) is not possible in this process.
+    """
+    name = "openwakeword.custom_verifier_model"
+    if name in sys.modules or "openwakeword" in sys.modules:
+        return
+    placeholder = types.ModuleType(name)
+
+    def train_custom_verifier(*_args: object, **_kwargs: object) -> None:
+        raise ModelError("training openWakeWord verifiers is not available inside JARVIS; use openwakeword directly")
+
+    placeholder.train_custom_verifier = train_custom_verifier  # type: ignore[attr-defined]
+    sys.modules[name] = placeholder
 
 
 class WakeGate:
