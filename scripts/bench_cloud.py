@@ -13,8 +13,8 @@ concurrent requests with its throughput and the TCP connections the server
 saw opened. The client runs with its real guards, price table, SQLite ledger
 (in a temporary folder, or ``--ledger-dir``) and JSON logging into memory.
 
-The ledger commits each reservation with ``synchronous=FULL``, so the added
-time depends on how fast the ledger's disk completes an fsync.
+The ledger commits each reservation in WAL mode with ``synchronous=NORMAL``,
+so the added time depends little on the disk.
 """
 
 from __future__ import annotations

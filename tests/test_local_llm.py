@@ -141,3 +141,23 @@ async def test_cancel_during_prompt_evaluation(gemma_path) -> None:
     finally:
         await model.aclose()
     assert "vinci" in answer.lower(), model.last_stats
+
+
+@pytest.mark.parametrize(
+    ("configured", "metadata", "expected"),
+    [
+        ("auto", {}, "completion"),
+        ("auto", {"tokenizer.chat_template": "{% for m in messages %}{{ m.content }}{% endfor %}"}, "chat"),
+        ("completion", {"tokenizer.chat_template": "x"}, "completion"),
+        ("chat", {}, "chat"),
+    ],
+)
+def test_prompt_style_follows_chat_template(
+    gemma_path, configured: str, metadata: dict[str, str], expected: str
+) -> None:
+    """A GGUF with a chat template is prompted through it; a base model without one as completion."""
+    model = LlamaCppModel(gemma_path, LlmSettings(prompt_style=configured))
+    try:
+        assert model._choose_style(metadata) == expected
+    finally:
+        model._executor.shutdown()
