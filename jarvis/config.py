@@ -77,7 +77,7 @@ class EndpointSettings(_Section):
     )
     pre_roll_s: float = Field(0.4, ge=0, le=2, description="Audio kept from before the first speech frame, in seconds.")
     end_silence_s: float = Field(
-        0.6,
+        0.7,
         ge=0.1,
         le=5,
         description="Silence after speech that ends the request, in seconds; raise it if slow speakers get cut off.",
