@@ -173,7 +173,7 @@ class Assistant:
     ) -> int:
         """Listen to ``source`` until it ends; return the number of turns.
 
-        ``wait_for_turns`` holds the source while a turn runs (file input);
+        ``wait_for_turns`` pauses reading the source while a turn runs (file input);
         a live microphone keeps flowing and the wake gate ignores it meanwhile.
         """
         loop = asyncio.get_running_loop()
@@ -224,7 +224,7 @@ class Assistant:
     ) -> _EarlyTranscript | None:
         """Start transcribing once the user has paused, before the end of speech is certain.
 
-        The result is used only if the request ends at the same point; if the
+        The result is used only if the request ends at the same point. If the
         user speaks again, a later pause starts a new early transcription.
         """
         after_s = self._settings.endpoint.early_transcription_s
@@ -271,7 +271,11 @@ class Assistant:
             log.info("turn_cancelled", wake_s=round(detection.end_s, 3))
             raise
         except JarvisError as err:
-            log.error("turn_failed", error=str(err), error_type=type(err).__name__)
+            log.error("turn_failed", wake_s=round(detection.end_s, 3), error=str(err), error_type=type(err).__name__)
+            turn = None
+        except Exception as err:
+            # A bug in one turn must not stop the assistant: log it once here and keep listening.
+            log.exception("turn_crashed", wake_s=round(detection.end_s, 3), error_type=type(err).__name__)
             turn = None
         finally:
             self._gate.set_busy(False)

@@ -75,7 +75,7 @@ class AnswerError(JarvisError):
 class CloudError(JarvisError):
     """Base of cloud client errors.
 
-    ``transient`` says whether the same request may succeed if tried again
+    ``transient`` tells whether the same request may succeed if tried again
     later; retries, breakers and fallback read it.
     """
 
@@ -176,7 +176,7 @@ class MissingKeyError(CloudError):
 
 
 class AllProvidersFailedError(CloudError):
-    """Every provider in the fallback order failed; ``causes`` holds each error."""
+    """Every provider in the fallback order failed; ``causes`` contains each error."""
 
     def __init__(self, message: str, causes: list[CloudError]) -> None:
         super().__init__(message, transient=any(cause.transient for cause in causes))

@@ -80,7 +80,7 @@ def _skip_verifier_training_import() -> None:
 
     openwakeword 0.5.1's ``__init__`` imports ``custom_verifier_model`` only to re-export a
     training helper, and that module pulls in SciPy and scikit-learn: about 80 MB of resident
-    memory that detection never uses. A placeholder module stands in for it, so importing the
+    memory that detection never uses. A placeholder module replaces it, so importing the
     real one later (to train a verifier) is not possible in this process.
     """
     name = "openwakeword.custom_verifier_model"

@@ -62,6 +62,7 @@ async def _run(
     synthesizer: Synthesizer,
     transcriber: Transcriber,
     local_model: LlamaCppModel,
+    router: Router | None = None,
 ) -> tuple[list[TurnResult], Path]:
     """Write ``recording`` to a WAV, run the assistant over it and return the turns and the reply file."""
     request_path = tmp_path / "request.wav"
@@ -75,7 +76,7 @@ async def _run(
         vad=SileroVad(model_store.resolve("vad")),
         transcriber=transcriber,
         synthesizer=synthesizer,
-        router=Router(SkillSet(clock=lambda: FIXED_NOW), local_model),
+        router=router or Router(SkillSet(clock=lambda: FIXED_NOW), local_model),
         sink=sink,
     )
     turns: list[TurnResult] = []
@@ -257,3 +258,51 @@ async def test_second_voice_request(run_recording, synthesizer: Synthesizer) -> 
 )
 def test_strip_wake_phrase(heard: str, expected: str) -> None:
     assert strip_wake_phrase(heard) == expected
+
+
+class _FailsOnceRouter(Router):
+    """A router whose first request fails with an unexpected error, as a bug would."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.calls = 0
+
+    def route(self, question: str):  # type: ignore[override]
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("simulated bug in the router")
+        return super().route(question)
+
+
+@pytest.mark.asyncio
+async def test_failed_turn_keeps_assistant_listening(
+    tmp_path, settings, model_store, synthesizer, transcriber, local_model
+) -> None:
+    recording = compose(
+        [
+            ("lead", silence(0.8)),
+            ("wake", piper_speech(synthesizer, "Hey Jarvis.")),
+            ("pause", silence(0.3)),
+            ("request", piper_speech(synthesizer, "What time is it?")),
+            ("gap", silence(2.0)),
+            ("wake", piper_speech(synthesizer, "Hey Jarvis.")),
+            ("pause", silence(0.3)),
+            ("request", piper_speech(synthesizer, "What is twelve times seven?")),
+            ("tail", silence(0.5)),
+        ]
+    )
+    router = _FailsOnceRouter(SkillSet(clock=lambda: FIXED_NOW), local_model)
+    turns, _ = await _run(
+        tmp_path,
+        recording,
+        settings=settings,
+        model_store=model_store,
+        synthesizer=synthesizer,
+        transcriber=transcriber,
+        local_model=local_model,
+        router=router,
+    )
+
+    assert router.calls == 2
+    assert len(turns) == 1
+    assert turns[0].reply == "12 times 7 is 84."
